@@ -1,0 +1,1 @@
+export { NodeSource, type NodeSourceOptions } from './node-source.js';

@@ -1,0 +1,3 @@
+export * from './interface.js';
+export * from './matchers.js';
+export { MemoryStorage } from './memory.js';

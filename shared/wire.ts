@@ -1,0 +1,268 @@
+/**
+ * Prometheus remote_write 1.0 wire format: protobuf `prometheus.WriteRequest`
+ * (prompb/remote.proto, prompb/types.proto) in snappy block compression.
+ *
+ * The message shapes are few and fixed, so they are walked with protobufjs's minimal
+ * Reader/Writer instead of a reflected schema: decoding lands directly in our `Labels`
+ * and `Sample` shapes with no intermediate objects and no Long values.
+ */
+import protobuf from 'protobufjs/minimal.js';
+import snappy from 'snappy';
+import type { Label } from './labels.js';
+import type { Sample, TimeSeries } from './samples.js';
+import { KubepulseError } from './errors.js';
+
+// int64 fields decode to JS numbers (exact up to 2^53 ms, i.e. the year 287396).
+protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
+protobuf.configure();
+
+const { Reader, Writer } = protobuf;
+
+export const REMOTE_WRITE_CONTENT_TYPE = 'application/x-protobuf';
+export const REMOTE_WRITE_VERSION = '0.1.0';
+
+/** prompb.MetricMetadata.MetricType */
+export const MetricType = {
+  UNKNOWN: 0,
+  COUNTER: 1,
+  GAUGE: 2,
+  HISTOGRAM: 3,
+  GAUGEHISTOGRAM: 4,
+  SUMMARY: 5,
+  INFO: 6,
+  STATESET: 7,
+} as const;
+export type MetricType = (typeof MetricType)[keyof typeof MetricType];
+
+export interface MetricMetadata {
+  type: MetricType;
+  metricFamilyName: string;
+  help: string;
+  unit: string;
+}
+
+export interface WriteRequest {
+  timeseries: TimeSeries[];
+  metadata?: MetricMetadata[];
+}
+
+/** Raised for any body that is not a well-formed remote_write request. */
+export class WireFormatError extends KubepulseError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('KP_ERR_WIRE_FORMAT', message, options);
+  }
+}
+
+// ---- encode ----------------------------------------------------------------------
+
+/** Encodes a WriteRequest as protobuf (uncompressed). */
+export function encodeWriteRequest(req: WriteRequest): Uint8Array {
+  const w = Writer.create();
+  for (const ts of req.timeseries) {
+    w.uint32((1 << 3) | 2).fork();
+    for (const l of ts.labels) {
+      w.uint32((1 << 3) | 2).fork();
+      if (l.name !== '') w.uint32((1 << 3) | 2).string(l.name);
+      if (l.value !== '') w.uint32((2 << 3) | 2).string(l.value);
+      w.ldelim();
+    }
+    for (const s of ts.samples) {
+      w.uint32((2 << 3) | 2).fork();
+      // Always written, even 0: a stale marker or a zero must survive a round trip and
+      // double writes copy the bytes as they are, payload included.
+      w.uint32((1 << 3) | 1).double(s.v);
+      if (s.t !== 0) w.uint32((2 << 3) | 0).int64(s.t);
+      w.ldelim();
+    }
+    w.ldelim();
+  }
+  for (const m of req.metadata ?? []) {
+    w.uint32((3 << 3) | 2).fork();
+    if (m.type !== 0) w.uint32((1 << 3) | 0).int32(m.type);
+    if (m.metricFamilyName) w.uint32((2 << 3) | 2).string(m.metricFamilyName);
+    if (m.help) w.uint32((4 << 3) | 2).string(m.help);
+    if (m.unit) w.uint32((5 << 3) | 2).string(m.unit);
+    w.ldelim();
+  }
+  return w.finish();
+}
+
+/** Encodes and snappy-compresses a WriteRequest: the HTTP body of a push. */
+export function encodeWriteRequestBody(req: WriteRequest): Buffer {
+  return snappy.compressSync(encodeWriteRequest(req));
+}
+
+// ---- decode ----------------------------------------------------------------------
+
+/** Limits applied while decoding, so a hostile body cannot allocate without bound. */
+export interface DecodeLimits {
+  /** Largest decompressed size accepted, bytes. */
+  maxDecompressedBytes: number;
+}
+
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxDecompressedBytes: 256 * 1024 * 1024 };
+
+/**
+ * Length that a snappy block claims to decompress to (its leading varint), read without
+ * decompressing, so oversized bodies are refused before any allocation.
+ */
+export function snappyDecodedLength(buf: Uint8Array): number {
+  let result = 0;
+  let shift = 0;
+  for (let i = 0; i < 5 && i < buf.length; i++) {
+    const b = buf[i];
+    result += (b & 0x7f) * 2 ** shift;
+    if ((b & 0x80) === 0) return result;
+    shift += 7;
+  }
+  throw new WireFormatError('snappy: corrupt input: bad length header');
+}
+
+/** Snappy block decompression with a size limit. */
+export function snappyDecompress(body: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Buffer {
+  if (body.length === 0) throw new WireFormatError('snappy: empty body');
+  const n = snappyDecodedLength(body);
+  if (n > limits.maxDecompressedBytes) {
+    throw new WireFormatError(
+      `snappy: decompressed size ${n} bytes exceeds the limit of ${limits.maxDecompressedBytes} bytes`,
+    );
+  }
+  try {
+    return snappy.uncompressSync(body, { asBuffer: true }) as Buffer;
+  } catch (err) {
+    throw new WireFormatError(`snappy: corrupt input: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Decodes an uncompressed protobuf WriteRequest. */
+export function decodeWriteRequest(buf: Uint8Array): WriteRequest {
+  const r = Reader.create(buf);
+  const timeseries: TimeSeries[] = [];
+  const metadata: MetricMetadata[] = [];
+  try {
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      switch (tag) {
+        case (1 << 3) | 2:
+          timeseries.push(decodeTimeSeries(r, r.uint32()));
+          break;
+        case (3 << 3) | 2:
+          metadata.push(decodeMetadata(r, r.uint32()));
+          break;
+        default:
+          r.skipType(tag & 7);
+      }
+    }
+  } catch (err) {
+    if (err instanceof WireFormatError) throw err;
+    throw new WireFormatError(`protobuf: invalid WriteRequest: ${(err as Error).message}`, { cause: err });
+  }
+  return metadata.length ? { timeseries, metadata } : { timeseries };
+}
+
+function end(r: protobuf.Reader, len: number): number {
+  const e = r.pos + len;
+  if (e > r.len) throw new WireFormatError(`protobuf: invalid WriteRequest: length ${len} runs past the end of the message`);
+  return e;
+}
+
+function decodeTimeSeries(r: protobuf.Reader, len: number): TimeSeries {
+  const e = end(r, len);
+  const labels: Label[] = [];
+  const samples: Sample[] = [];
+  while (r.pos < e) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | 2)) {
+      labels.push(decodeLabel(r, r.uint32()));
+    } else if (tag === ((2 << 3) | 2)) {
+      const se = end(r, r.uint32());
+      let v = 0;
+      let t = 0;
+      while (r.pos < se) {
+        const st = r.uint32();
+        if (st === ((1 << 3) | 1)) v = r.double();
+        else if (st === ((2 << 3) | 0)) t = r.int64() as unknown as number;
+        else r.skipType(st & 7);
+      }
+      samples.push({ t, v });
+    } else if (tag === ((4 << 3) | 2)) {
+      throw new WireFormatError('native histograms are not supported: send float samples');
+    } else {
+      r.skipType(tag & 7); // exemplars and unknown fields
+    }
+  }
+  if (r.pos !== e) throw new WireFormatError('protobuf: invalid WriteRequest: field overruns its series');
+  return { labels, samples };
+}
+
+function decodeLabel(r: protobuf.Reader, len: number): Label {
+  const e = end(r, len);
+  let name = '';
+  let value = '';
+  while (r.pos < e) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | 2)) name = readUtf8(r);
+    else if (tag === ((2 << 3) | 2)) value = readUtf8(r);
+    else r.skipType(tag & 7);
+  }
+  return { name, value };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function readUtf8(r: protobuf.Reader): string {
+  const bytes = r.bytes();
+  // Pure ASCII is the common case and decodes without validation cost.
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return latin1(bytes);
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new WireFormatError('protobuf: invalid WriteRequest: label is not valid UTF-8');
+  }
+}
+
+function latin1(bytes: Uint8Array): string {
+  if (bytes.length < 64) {
+    let s = '';
+    for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+    return s;
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+}
+
+function decodeMetadata(r: protobuf.Reader, len: number): MetricMetadata {
+  const e = end(r, len);
+  const m: MetricMetadata = { type: 0, metricFamilyName: '', help: '', unit: '' };
+  while (r.pos < e) {
+    const tag = r.uint32();
+    switch (tag) {
+      case (1 << 3) | 0:
+        m.type = r.int32() as MetricType;
+        break;
+      case (2 << 3) | 2:
+        m.metricFamilyName = readUtf8(r);
+        break;
+      case (4 << 3) | 2:
+        m.help = readUtf8(r);
+        break;
+      case (5 << 3) | 2:
+        m.unit = readUtf8(r);
+        break;
+      default:
+        r.skipType(tag & 7);
+    }
+  }
+  return m;
+}
+
+/** Decompresses and decodes a push body. */
+export function decodeWriteRequestBody(body: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): WriteRequest {
+  return decodeWriteRequest(snappyDecompress(body, limits));
+}
