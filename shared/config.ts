@@ -21,12 +21,14 @@ export interface FlagSpec {
   readonly key: string;
   readonly type: FlagType;
   readonly help: string;
-  /** Environment variable; defaults to KUBEPULSE_ + the flag upper-cased with `_`. */
+  /** Environment variable; defaults to the program's prefix + the flag upper-cased with `_`. */
   readonly env?: string;
 }
 
 export interface LoadOptions {
   readonly program: string;
+  /** Prefix of environment variables, e.g. `KUBEPULSE_AGENT_`. */
+  readonly envPrefix: string;
   readonly schema: object;
   /** Complete defaults: every key the schema knows that has a default. */
   readonly defaults: object;
@@ -43,8 +45,8 @@ export interface Loaded<T> {
 }
 
 /** Environment variable name of a flag. */
-export function envName(f: FlagSpec): string {
-  return f.env ?? 'KUBEPULSE_' + f.flag.toUpperCase().replace(/-/g, '_');
+export function envName(f: FlagSpec, prefix: string): string {
+  return f.env ?? prefix + f.flag.toUpperCase().replace(/-/g, '_');
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false });
@@ -105,7 +107,7 @@ export function loadConfig<T>(opts: LoadOptions): Loaded<T> {
   }
 
   const configFileFlag = flagValues.find(([f]) => f.flag === 'config');
-  const configFile = configFileFlag?.[1] ?? opts.env[envName(byFlag.get('config') ?? { flag: 'config', key: '', type: 'string', help: '' })];
+  const configFile = configFileFlag?.[1] ?? opts.env[envName(byFlag.get('config') ?? { flag: 'config', key: '', type: 'string', help: '' }, opts.envPrefix)];
   if (configFile) {
     try {
       const text = readFileSync(configFile, 'utf8');
@@ -124,8 +126,9 @@ export function loadConfig<T>(opts: LoadOptions): Loaded<T> {
 
   for (const f of opts.flags) {
     if (f.key === '' || f.flag === 'config') continue;
-    const v = opts.env[envName(f)];
-    if (v !== undefined && v !== '') applyValue(merged, f, v, `environment variable ${envName(f)}`, problems);
+    const name = envName(f, opts.envPrefix);
+    const v = opts.env[name];
+    if (v !== undefined && v !== '') applyValue(merged, f, v, `environment variable ${name}`, problems);
   }
   for (const [f, v] of flagValues) {
     if (f.flag === 'config') continue;
@@ -220,7 +223,7 @@ export function deepFreeze<T>(o: T): T {
 }
 
 /** `--help` text: every flag with its default and environment variable. */
-export function helpText(program: string, summary: string, flags: readonly FlagSpec[], defaults: object): string {
+export function helpText(program: string, summary: string, flags: readonly FlagSpec[], defaults: object, envPrefix: string): string {
   const lines = [`usage: ${program} [flags]`, '', summary, '', 'flags:'];
   for (const f of flags) {
     let def: unknown = f.key ? f.key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], defaults) : undefined;
@@ -228,7 +231,7 @@ export function helpText(program: string, summary: string, flags: readonly FlagS
     const defStr = def === undefined || def === '' ? '' : ` (default ${typeof def === 'string' ? def : JSON.stringify(def)})`;
     const arg = f.type === 'boolean' ? '' : ` <${f.type}>`;
     lines.push(`  --${f.flag}${arg}`);
-    lines.push(`      ${f.help}${defStr}. env: ${envName(f)}`);
+    lines.push(`      ${f.help}${defStr}. env: ${envName(f, envPrefix)}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -8,3 +8,5 @@ export * from './log.js';
 export * from './exposition.js';
 export * from './lifecycle.js';
 export * from './metric-names.js';
+export { VERSION } from './version.js';
+export { isMainModule } from './entry.js';

@@ -87,7 +87,7 @@ export function withoutLabels(ls: Labels, names: ReadonlySet<string>): Labels {
   return ls.filter((l) => !names.has(l.name));
 }
 
-/** Problems with a label set as received from a sender; empty when valid. */
+/** Problems with a label set as received from a sender (sorted first); empty when valid. */
 export function validateLabels(ls: readonly Label[]): string[] {
   const problems: string[] = [];
   let hasName = false;
@@ -95,7 +95,6 @@ export function validateLabels(ls: readonly Label[]): string[] {
     const l = ls[i];
     if (!isValidLabelName(l.name)) problems.push(`invalid label name ${JSON.stringify(l.name)}`);
     if (i > 0 && ls[i - 1].name === l.name) problems.push(`duplicate label name ${JSON.stringify(l.name)}`);
-    if (i > 0 && ls[i - 1].name > l.name) problems.push(`labels not sorted by name at ${JSON.stringify(l.name)}`);
     if (l.name === METRIC_NAME) {
       hasName = true;
       if (!isValidMetricName(l.value)) problems.push(`invalid metric name ${JSON.stringify(l.value)}`);

@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+/**
+ * kubepulse-agent: the composition root. Loads the configuration, builds the sources,
+ * and runs sampler → shipper, with its own /metrics, /healthz and /readyz.
+ * `--once` samples once and prints the result instead of pushing.
+ */
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Logger } from '../shared/index.js';
+import { ConfigError, createLogger, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
+import { defaultConfig, ENV_PREFIX, FLAGS, loadAgentConfig, type AgentConfig } from './config.js';
+import { Sampler } from './sampler.js';
+import { Shipper } from './shipper/shipper.js';
+import { NodeSource } from './sources/node/index.js';
+import type { Source } from './sources/source.js';
+import { agentMetrics } from './self-metrics.js';
+import { createAgentServer } from './http/server.js';
+import { formatBatch } from './text-output.js';
+
+export function buildSources(config: AgentConfig): Source[] {
+  return [new NodeSource({ hostRoot: config.host_root, targetLabels: { job: config.jobs.node } })];
+}
+
+function baseLabels(config: AgentConfig): Record<string, string> {
+  return { cluster: config.cluster, node: config.node_name, instance: config.node_name };
+}
+
+export interface Agent {
+  readonly url: string;
+  readonly sampler: Sampler;
+  readonly shipper: Shipper;
+  stop(): Promise<void>;
+}
+
+/** Starts sampling, pushing and serving; used by `main` and by tests. */
+export async function startAgent(config: AgentConfig, logger: Logger): Promise<Agent> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = agentMetrics(registry);
+  const intervalMs = parseDuration(config.interval);
+  const sampler = new Sampler({
+    sources: buildSources(config),
+    baseLabels: baseLabels(config),
+    intervalMs,
+    deadlineMs: config.scrape_timeout ? parseDuration(config.scrape_timeout) : undefined,
+    logger,
+    metrics: metrics.sampler,
+  });
+  const tokenFile = config.shipper.bearer_token_file;
+  const shipper = new Shipper({
+    url: config.collector_url,
+    maxQueueBatches: config.shipper.max_queue_batches,
+    maxSeriesPerRequest: config.shipper.max_series_per_request,
+    timeoutMs: parseDuration(config.shipper.timeout),
+    minBackoffMs: parseDuration(config.shipper.min_backoff),
+    maxBackoffMs: parseDuration(config.shipper.max_backoff),
+    bearerToken: tokenFile ? () => readFileSync(tokenFile, 'utf8').trim() : undefined,
+    logger,
+    metrics: metrics.shipper,
+  });
+  let ticks = 0;
+  const server: Server = createAgentServer({ registry, ready: () => ticks > 0 });
+  const i = config.listen.lastIndexOf(':');
+  const host = config.listen.slice(0, i).replace(/^\[(.*)\]$/, '$1') || undefined;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(config.listen.slice(i + 1)), host, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const url = `http://${host && host !== '0.0.0.0' && host !== '::' ? host : '127.0.0.1'}:${port}`;
+
+  shipper.start();
+  sampler.start((batch) => {
+    ticks++;
+    shipper.enqueue(batch);
+  });
+  logger.info({ url, collector: config.collector_url, node: config.node_name, interval: config.interval, version: VERSION }, 'Agent started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    sampler,
+    shipper,
+    stop: () =>
+      (stopping ??= (async () => {
+        await sampler.stop();
+        await shipper.stop();
+        await new Promise<void>((r) => server.close(() => r()));
+        logger.info('Agent stopped');
+      })()),
+  };
+}
+
+async function main(): Promise<void> {
+  let loaded;
+  try {
+    loaded = loadAgentConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`kubepulse-agent: ${errorMessage(err)}\n`);
+    process.exit(err instanceof ConfigError ? 2 : 1);
+  }
+  if (loaded.actions.has('help')) {
+    process.stdout.write(helpText('kubepulse-agent', 'Samples this node, its pods and containers, and pushes them to the collector with remote_write.', FLAGS, defaultConfig(), ENV_PREFIX));
+    process.exit(0);
+  }
+  if (loaded.actions.has('version')) {
+    process.stdout.write(`kubepulse-agent ${VERSION}\n`);
+    process.exit(0);
+  }
+  const config = loaded.config;
+  if (loaded.actions.has('once')) {
+    // Logs go to stderr so stdout is exactly the exposition text.
+    const logger = createLogger({ level: config.log_level, name: 'kubepulse-agent', destination: process.stderr });
+    const sampler = new Sampler({ sources: buildSources(config), baseLabels: baseLabels(config), intervalMs: parseDuration(config.interval), logger });
+    const batch = await sampler.tick();
+    process.stdout.write(formatBatch(batch), () => process.exit(0));
+    return;
+  }
+  const logger = createLogger({ level: config.log_level, name: 'kubepulse-agent' });
+  let agent: Agent;
+  try {
+    agent = await startAgent(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'Agent failed to start');
+    process.exit(1);
+  }
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    if (++signals > 1) process.exit(1);
+    logger.info({ signal: sig }, 'Stopping');
+    agent.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'Stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+if (isMainModule(import.meta.url)) {
+  void main();
+}

@@ -1,0 +1,106 @@
+/**
+ * The collector's configuration: defaults, JSON Schema (closed objects), flags and
+ * cross-field checks. Loaded once by `main.ts` through `shared/config.ts`.
+ */
+import type { FlagSpec, Loaded } from '../shared/index.js';
+import { ConfigError, LOG_LEVELS, loadConfig, parseDuration, DEFAULT_CLUSTER } from '../shared/index.js';
+
+export interface CollectorConfig {
+  listen: string;
+  data_dir: string;
+  log_level: (typeof LOG_LEVELS)[number];
+  /** External `cluster` label of this collector's own series. */
+  cluster: string;
+  ingest: {
+    max_body_bytes: number;
+    max_decompressed_bytes: number;
+  };
+  storage: {
+    retention: string;
+    rollup_retention: string;
+    out_of_order_window: string;
+    max_bytes: number;
+  };
+}
+
+export const DEFAULT_CONFIG: CollectorConfig = {
+  listen: '127.0.0.1:9190',
+  data_dir: './data',
+  log_level: 'info',
+  cluster: DEFAULT_CLUSTER,
+  ingest: {
+    max_body_bytes: 32 * 1024 * 1024,
+    max_decompressed_bytes: 256 * 1024 * 1024,
+  },
+  storage: {
+    retention: '15d',
+    rollup_retention: '90d',
+    out_of_order_window: '1h',
+    max_bytes: 0,
+  },
+};
+
+const duration = { type: 'string', format: 'duration' };
+
+export const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    listen: { type: 'string', format: 'listen-address' },
+    data_dir: { type: 'string', minLength: 1 },
+    log_level: { enum: [...LOG_LEVELS] },
+    cluster: { type: 'string', minLength: 1 },
+    ingest: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        max_body_bytes: { type: 'integer', minimum: 1024 },
+        max_decompressed_bytes: { type: 'integer', minimum: 1024 },
+      },
+    },
+    storage: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        retention: duration,
+        rollup_retention: duration,
+        out_of_order_window: duration,
+        max_bytes: { type: 'integer', minimum: 0 },
+      },
+    },
+  },
+};
+
+export const ENV_PREFIX = 'KUBEPULSE_COLLECTOR_';
+
+export const FLAGS: readonly FlagSpec[] = [
+  { flag: 'config', key: 'config', type: 'string', help: 'YAML configuration file' },
+  { flag: 'listen', key: 'listen', type: 'string', help: 'address to serve the API, /metrics and /api/v1/write on' },
+  { flag: 'data-dir', key: 'data_dir', type: 'string', help: 'directory of the SQLite store' },
+  { flag: 'log-level', key: 'log_level', type: 'string', help: `log level (${LOG_LEVELS.join(', ')})` },
+  { flag: 'cluster', key: 'cluster', type: 'string', help: 'cluster label of the collector\'s own series' },
+  { flag: 'max-body-bytes', key: 'ingest.max_body_bytes', type: 'number', help: 'largest remote-write body accepted, bytes (413 above)' },
+  { flag: 'retention', key: 'storage.retention', type: 'duration', help: 'how long raw samples are kept' },
+  { flag: 'help', key: '', type: 'boolean', help: 'print this help and exit' },
+  { flag: 'version', key: '', type: 'boolean', help: 'print the version and exit' },
+];
+
+/** Loads and checks the configuration; throws ConfigError listing every problem. */
+export function loadCollectorConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Loaded<CollectorConfig> {
+  const loaded = loadConfig<CollectorConfig & { config?: string }>({
+    program: 'kubepulse-collector',
+    schema: { ...CONFIG_SCHEMA, properties: { ...CONFIG_SCHEMA.properties, config: { type: 'string' } } },
+    defaults: DEFAULT_CONFIG,
+    envPrefix: ENV_PREFIX,
+    flags: FLAGS,
+    argv,
+    env,
+  });
+  const c = loaded.config;
+  const problems: string[] = [];
+  if (parseDuration(c.storage.rollup_retention) < parseDuration(c.storage.retention)) {
+    problems.push(`key "storage.rollup_retention": value ${JSON.stringify(c.storage.rollup_retention)} is invalid: expected a duration at least storage.retention (${c.storage.retention})`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return loaded;
+}

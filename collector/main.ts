@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+/**
+ * kubepulse-collector: the composition root. Loads the configuration, wires the parts
+ * together, starts them in order and stops them in reverse. The only `process.exit`.
+ */
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { ConfigError, createLogger, helpText, errorMessage, isMainModule, type Logger } from '../shared/index.js';
+import { DEFAULT_CONFIG, ENV_PREFIX, FLAGS, loadCollectorConfig, type CollectorConfig } from './config.js';
+import { SimpleSqliteStorage } from './tsdb/simple-store.js';
+import type { Storage } from './storage/index.js';
+import { buildServer } from './web/server.js';
+import { writePlugin } from './ingest/write-plugin.js';
+import { metricsPlugin } from './web/metrics-plugin.js';
+import { healthPlugin } from './web/health-plugin.js';
+import { VERSION } from '../shared/version.js';
+
+export interface Collector {
+  readonly app: FastifyInstance;
+  readonly storage: Storage;
+  /** The address actually bound, e.g. `http://127.0.0.1:9190`. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+function splitListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  const host = listen.slice(0, i).replace(/^\[(.*)\]$/, '$1') || '0.0.0.0';
+  return { host, port: Number(listen.slice(i + 1)) };
+}
+
+/** Starts a collector from a loaded configuration; used by `main` and by tests. */
+export async function startCollector(config: CollectorConfig, logger: Logger): Promise<Collector> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let ready = false;
+
+  const storage: Storage = new SimpleSqliteStorage({ dataDir: config.data_dir });
+  const app = await buildServer({
+    logger,
+    plugins: [
+      { plugin: healthPlugin, opts: { readiness: { ready: () => ready } } },
+      {
+        plugin: writePlugin,
+        opts: {
+          appendable: storage,
+          maxBodyBytes: config.ingest.max_body_bytes,
+          maxDecompressedBytes: config.ingest.max_decompressed_bytes,
+          registry,
+          logger,
+        },
+      },
+      { plugin: metricsPlugin, opts: { head: storage, registry } },
+    ],
+  });
+
+  const { host, port } = splitListen(config.listen);
+  await app.listen({ host, port });
+  const addr = app.server.address();
+  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  const url = `http://${urlHost}:${boundPort}`;
+  ready = true;
+  logger.info({ url, dataDir: config.data_dir, version: VERSION }, 'Collector started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    storage,
+    url,
+    stop: () =>
+      (stopping ??= (async () => {
+        ready = false;
+        await app.close();
+        storage.close();
+        logger.info('Collector stopped');
+      })()),
+  };
+}
+
+async function main(): Promise<void> {
+  let loaded;
+  try {
+    loaded = loadCollectorConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`kubepulse-collector: ${errorMessage(err)}\n`);
+    process.exit(err instanceof ConfigError ? 2 : 1);
+  }
+  if (loaded.actions.has('help')) {
+    process.stdout.write(helpText('kubepulse-collector', 'Stores the series kubepulse agents push, and serves /metrics and the Prometheus API.', FLAGS, DEFAULT_CONFIG, ENV_PREFIX));
+    process.exit(0);
+  }
+  if (loaded.actions.has('version')) {
+    process.stdout.write(`kubepulse-collector ${VERSION}\n`);
+    process.exit(0);
+  }
+  const config = loaded.config;
+  const logger = createLogger({ level: config.log_level, name: 'kubepulse-collector' });
+  let collector: Collector;
+  try {
+    collector = await startCollector(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'Collector failed to start');
+    process.exit(1);
+  }
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    if (++signals > 1) process.exit(1);
+    logger.info({ signal: sig }, 'Stopping');
+    collector.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'Stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+if (isMainModule(import.meta.url)) {
+  void main();
+}
