@@ -6,9 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../shared/index.js';
-import { ConfigError, createLogger, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
+import { ConfigError, createLogger, createSelfRegistry, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
 import { defaultConfig, ENV_PREFIX, FLAGS, loadAgentConfig, type AgentConfig } from './config.js';
 import { Sampler } from './sampler.js';
 import { Shipper } from './shipper/shipper.js';
@@ -35,8 +34,7 @@ export interface Agent {
 
 /** Starts sampling, pushing and serving; used by `main` and by tests. */
 export async function startAgent(config: AgentConfig, logger: Logger): Promise<Agent> {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const registry = createSelfRegistry();
   const metrics = agentMetrics(registry);
   const intervalMs = parseDuration(config.interval);
   const sampler = new Sampler({

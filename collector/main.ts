@@ -3,9 +3,8 @@
  * kubepulse-collector: the composition root. Loads the configuration, wires the parts
  * together, starts them in order and stops them in reverse. The only `process.exit`.
  */
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, createLogger, helpText, errorMessage, isMainModule, type Logger } from '../shared/index.js';
+import { ConfigError, createLogger, createSelfRegistry, helpText, errorMessage, isMainModule, type Logger } from '../shared/index.js';
 import { DEFAULT_CONFIG, ENV_PREFIX, FLAGS, loadCollectorConfig, type CollectorConfig } from './config.js';
 import { SimpleSqliteStorage } from './tsdb/simple-store.js';
 import type { Storage } from './storage/index.js';
@@ -31,8 +30,7 @@ function splitListen(listen: string): { host: string; port: number } {
 
 /** Starts a collector from a loaded configuration; used by `main` and by tests. */
 export async function startCollector(config: CollectorConfig, logger: Logger): Promise<Collector> {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const registry = createSelfRegistry();
   let ready = false;
 
   const storage: Storage = new SimpleSqliteStorage({ dataDir: config.data_dir });

@@ -231,7 +231,7 @@ export function helpText(program: string, summary: string, flags: readonly FlagS
     const defStr = def === undefined || def === '' ? '' : ` (default ${typeof def === 'string' ? def : JSON.stringify(def)})`;
     const arg = f.type === 'boolean' ? '' : ` <${f.type}>`;
     lines.push(`  --${f.flag}${arg}`);
-    lines.push(`      ${f.help}${defStr}. env: ${envName(f, envPrefix)}`);
+    lines.push(`      ${f.help}${defStr}${f.key ? `. env: ${envName(f, envPrefix)}` : ''}`);
   }
   return lines.join('\n') + '\n';
 }
