@@ -122,3 +122,103 @@ describe('POST /api/v1/write', () => {
     expect(r.body).toMatch(/kubepulse_ingest_requests_total\{code="204"\} 1\n/);
   });
 });
+
+describe('ingest limits', () => {
+  let dir: string;
+  let store: SimpleSqliteStorage;
+  let app: FastifyInstance;
+  let registry: Registry;
+  let now = 1_000_000;
+
+  const build = async (opts: Record<string, unknown>) => {
+    app = await buildServer({
+      plugins: [
+        { plugin: writePlugin, opts: { appendable: store, maxBodyBytes: 1 << 20, maxDecompressedBytes: 1 << 22, registry, now: () => now, ...opts } },
+        { plugin: metricsPlugin, opts: { head: store, registry } },
+      ],
+    });
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kp-ingest-lim-'));
+    store = new SimpleSqliteStorage({ dataDir: dir });
+    registry = new Registry();
+  });
+  afterEach(async () => {
+    await app?.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const post = (wr: WriteRequest, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url: '/api/v1/write', headers: { ...HEADERS, ...headers }, payload: encodeWriteRequestBody(wr) });
+  const many = (n: number, prefix = 's', t = 1000) => req(Array.from({ length: n }, (_, i) => [{ __name__: 'm', id: `${prefix}${i}` }, t, i] as [Record<string, string>, number, number]));
+
+  it.each([
+    { name: 'series per request', opts: { maxSeriesPerRequest: 3 }, wr: () => many(4), msg: /4 series, more than the limit of 3 \(ingest\.max_series_per_request\)/, reason: 'series_limit' },
+    { name: 'labels per series', opts: { maxLabelsPerSeries: 3 }, wr: () => req([[{ __name__: 'm', a: '1', b: '2', c: '3' }, 1, 1]]), msg: /series 0: 4 labels, more than the limit of 3 \(ingest\.max_labels_per_series\)/, reason: 'label_limit' },
+    { name: 'label name length', opts: { maxLabelNameLength: 8 }, wr: () => req([[{ __name__: 'm', abcdefghi: '1' }, 1, 1]]), msg: /label name "abcdefghi"… is 9 characters.*ingest\.max_label_name_length/, reason: 'label_length' },
+    { name: 'label value length', opts: { maxLabelValueLength: 5 }, wr: () => req([[{ __name__: 'm', a: '123456' }, 1, 1]]), msg: /value of label "a" is 6 characters.*ingest\.max_label_value_length/, reason: 'label_length' },
+    { name: 'new series in one request beyond a minute', opts: { maxNewSeriesPerMinute: 5 }, wr: () => many(6), msg: /creates 6 new series.*\(5, ingest\.max_new_series_per_minute\)/, reason: 'new_series_limit' },
+  ])('400 over the $name limit, counted, nothing stored', async ({ opts, wr, msg, reason }) => {
+    await build(opts);
+    const r = await post(wr());
+    expect(r.statusCode).toBe(400);
+    expect(r.body).toMatch(msg);
+    expect([...store.latestSamples()]).toHaveLength(0);
+    expect(await registry.getSingleMetricAsString('kubepulse_ingest_samples_rejected_total')).toMatch(new RegExp(`reason="${reason}"\\} [1-9]`));
+  });
+
+  it('limits new series per minute per sender with 429 and Retry-After; known series always pass', async () => {
+    await build({ maxNewSeriesPerMinute: 10, identify: (r: { headers: Record<string, unknown> }) => String(r.headers['x-node']) });
+    expect((await post(many(8, 'a'), { 'x-node': 'n1' })).statusCode).toBe(204);
+    const bomb = await post(many(8, 'b'), { 'x-node': 'n1' });
+    expect(bomb.statusCode).toBe(429);
+    expect(Number(bomb.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(bomb.body).toMatch(/too many new series from this sender/);
+    // Other senders have their own budget; old series of n1 still flow.
+    expect((await post(many(8, 'c'), { 'x-node': 'n2' })).statusCode).toBe(204);
+    expect((await post(many(8, 'a', 2000), { 'x-node': 'n1' })).statusCode).toBe(204);
+    now += 60_000;
+    expect((await post(many(8, 'b'), { 'x-node': 'n1' })).statusCode).toBe(204);
+    expect(await registry.getSingleMetricAsString('kubepulse_ingest_requests_throttled_total')).toMatch(/reason="new_series"\} 1/);
+    expect([...store.latestSamples()]).toHaveLength(24);
+  });
+
+  it('answers 429 with Retry-After beyond the concurrent request limit, before reading the body', async () => {
+    await build({ maxConcurrentRequests: 2 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as { port: number };
+    const { request } = await import('node:http');
+    const body = encodeWriteRequestBody(many(2));
+    // Two requests that send headers and then stall mid-body hold both slots.
+    const stalled = [0, 1].map(() => {
+      const r = request({ host: '127.0.0.1', port, method: 'POST', path: '/api/v1/write', headers: { ...HEADERS, 'content-length': body.length } });
+      r.on('error', () => {});
+      r.write(body.subarray(0, 5));
+      return r;
+    });
+    try {
+      let r;
+      for (let i = 0; i < 50; i++) {
+        r = await fetch(`http://127.0.0.1:${port}/api/v1/write`, { method: 'POST', headers: HEADERS, body });
+        if (r.status === 429) break;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      expect(r!.status).toBe(429);
+      expect(r!.headers.get('retry-after')).toBe('1');
+      expect(await r!.text()).toMatch(/too many remote-write requests in flight \(limit 2, ingest\.max_concurrent_requests\)/);
+    } finally {
+      for (const s of stalled) s.destroy();
+    }
+    // Slots come back when the stalled exchanges end.
+    let ok = 0;
+    for (let i = 0; i < 50 && ok !== 204; i++) {
+      ok = (await fetch(`http://127.0.0.1:${port}/api/v1/write`, { method: 'POST', headers: HEADERS, body })).status;
+      if (ok !== 204) await new Promise((res) => setTimeout(res, 20));
+    }
+    expect(ok).toBe(204);
+  });
+
+  it('refuses a bad limit value at registration', async () => {
+    await expect(build({ maxSeriesPerRequest: -1 })).rejects.toThrow(/ingest limit maxSeriesPerRequest: expected a non-negative integer, got -1/);
+  });
+});

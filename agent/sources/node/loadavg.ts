@@ -1,12 +1,15 @@
 /**
  * `/proc/loadavg`: node_load1, node_load5, node_load15.
  */
+import { join } from 'node:path';
 import type { MetricSink } from '../source.js';
+import type { NodeCollector } from './read.js';
+import { readText } from './read.js';
 
 export function parseLoadavg(text: string): [number, number, number] {
   const f = text.trim().split(/\s+/);
   const loads = [Number(f[0]), Number(f[1]), Number(f[2])];
-  if (loads.some((x) => !Number.isFinite(x))) throw new Error(`unexpected /proc/loadavg content: ${JSON.stringify(text.slice(0, 80))}`);
+  if (f.length < 3 || loads.some((x) => !Number.isFinite(x))) throw new Error(`unexpected /proc/loadavg content: ${JSON.stringify(text.slice(0, 80))}`);
   return loads as [number, number, number];
 }
 
@@ -18,3 +21,10 @@ export function emitLoadavg(l: [number, number, number], sink: MetricSink): void
     sink.add(n, {}, l[i]);
   });
 }
+
+export const loadavgCollector: NodeCollector = {
+  name: 'loadavg',
+  async collect(env, sink) {
+    emitLoadavg(parseLoadavg(await readText(join(env.paths.proc, 'loadavg'), env.signal)), sink);
+  },
+};

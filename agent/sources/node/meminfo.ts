@@ -3,7 +3,10 @@
  * `node_memory_<Field>_bytes` (`(anon)`/`(file)` become `_anon`/`_file`); fields without
  * a unit (HugePages_Total, …) keep their name without `_bytes`.
  */
+import { join } from 'node:path';
 import type { MetricSink } from '../source.js';
+import type { NodeCollector } from './read.js';
+import { readText } from './read.js';
 
 export function parseMeminfo(text: string): Map<string, number> {
   const out = new Map<string, number>();
@@ -34,3 +37,10 @@ export function emitMeminfo(m: Map<string, number>, sink: MetricSink): void {
     sink.add(name, {}, v);
   }
 }
+
+export const meminfoCollector: NodeCollector = {
+  name: 'meminfo',
+  async collect(env, sink) {
+    emitMeminfo(parseMeminfo(await readText(join(env.paths.proc, 'meminfo'), env.signal)), sink);
+  },
+};

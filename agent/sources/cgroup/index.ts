@@ -1,0 +1,4 @@
+export { CgroupSource, type CgroupSourceOptions, type CgroupMode } from './cgroup-source.js';
+export { detectCgroupLayout, CgroupLayoutError, type CgroupLayout } from './layout.js';
+export { readCgroupStats, readCgroupFile, type CgroupStats, type FileReader } from './read-stats.js';
+export { podUidFromDir, containerIdFromDir, isKubepodsDir } from './naming.js';

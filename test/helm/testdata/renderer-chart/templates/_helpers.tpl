@@ -1,0 +1,1 @@
+{{- define "probe.name" -}}{{ .Chart.Name }}-{{ .Release.Name }}{{- end }}
