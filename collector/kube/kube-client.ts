@@ -7,7 +7,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { Watch, KubeConfig } from '@kubernetes/client-node';
 import type { Obj } from './ksm/index.js';
 
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -55,15 +55,68 @@ export function trimObject(o: Obj): Obj {
   return o;
 }
 
+const POD_CONTAINER_UNUSED = [
+  'livenessProbe',
+  'readinessProbe',
+  'startupProbe',
+  'volumeMounts',
+  'volumeDevices',
+  'securityContext',
+  'lifecycle',
+  'ports',
+  'command',
+  'args',
+  'terminationMessagePath',
+  'terminationMessagePolicy',
+  'imagePullPolicy',
+  'workingDir',
+];
+
+/**
+ * {@link trimObject} plus the pod fields no series, view or topology reads (volumes,
+ * probes, mounts, security contexts, …): pods are most of a cluster's objects, so this
+ * is most of the cache's memory.
+ */
+export function trimPod(o: Obj): Obj {
+  trimObject(o);
+  const spec = o?.spec;
+  if (spec) {
+    delete spec.volumes;
+    delete spec.affinity;
+    delete spec.securityContext;
+    for (const cs of [spec.containers, spec.initContainers, spec.ephemeralContainers]) {
+      for (const c of (cs ?? []) as Obj[]) for (const f of POD_CONTAINER_UNUSED) delete c[f];
+    }
+  }
+  const st = o?.status;
+  if (st) {
+    for (const cs of [st.containerStatuses, st.initContainerStatuses, st.ephemeralContainerStatuses]) {
+      for (const c of (cs ?? []) as Obj[]) {
+        delete c.volumeMounts;
+        delete c.user;
+        delete c.allocatedResources;
+        delete c.resources;
+      }
+    }
+  }
+  return o;
+}
+
 /** client-node's Watch with every delivered object trimmed; a drop-in for ListWatch. */
 export class TrimmingWatch extends Watch {
+  private readonly trim: (o: Obj) => Obj;
+  constructor(kc: KubeConfig, trim: (o: Obj) => Obj = trimObject) {
+    super(kc);
+    this.trim = trim;
+  }
+
   override watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
     callback: (phase: string, apiObj: Obj, watchObj?: Obj) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
-    return super.watch(path, queryParams, (phase, obj, raw) => callback(phase, phase === 'ERROR' ? obj : trimObject(obj), raw), done);
+    return super.watch(path, queryParams, (phase, obj, raw) => callback(phase, phase === 'ERROR' ? obj : this.trim(obj), raw), done);
   }
 }
 
@@ -105,7 +158,7 @@ async function getJson(kc: KubeConfig, path: string, signal?: AbortSignal): Prom
 }
 
 /** A full list, fetched in pages of `pageSize`; items trimmed. resourceVersion is the first page's. */
-export async function listAll(kc: KubeConfig, path: string, pageSize = 500): Promise<{ metadata: { resourceVersion: string }; items: Obj[] }> {
+export async function listAll(kc: KubeConfig, path: string, pageSize = 500, trim: (o: Obj) => Obj = trimObject): Promise<{ metadata: { resourceVersion: string }; items: Obj[] }> {
   const items: Obj[] = [];
   let rv = '';
   let cont = '';
@@ -114,7 +167,7 @@ export async function listAll(kc: KubeConfig, path: string, pageSize = 500): Pro
     if (cont) q.set('continue', cont);
     const body = await getJson(kc, `${path}?${q}`);
     if (page === 0) rv = String(body.metadata?.resourceVersion ?? '');
-    for (const it of (body.items ?? []) as Obj[]) items.push(trimObject(it));
+    for (const it of (body.items ?? []) as Obj[]) items.push(trim(it));
     cont = body.metadata?.continue ?? '';
     if (!cont) break;
   }

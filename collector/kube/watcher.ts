@@ -5,7 +5,7 @@
  */
 import { ListWatch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { backoffDelay, errorMessage, noopLogger, sleep, type Logger } from '../../shared/index.js';
-import { TrimmingWatch, isServed, listAll } from './kube-client.js';
+import { TrimmingWatch, isServed, listAll, trimObject, trimPod } from './kube-client.js';
 import type { WatchedResource } from './resources.js';
 import type { Obj } from './ksm/index.js';
 
@@ -116,7 +116,8 @@ export class ResourceWatcher {
   private build(path: string): ListWatch<KubernetesObject> {
     const { kc, handlers, pageSize } = this.opts;
     const r = this.resource;
-    const lw = new ListWatch<KubernetesObject>(path, new TrimmingWatch(kc), () => listAll(kc, path, pageSize) as never, false);
+    const trim = r.kind === 'Pod' ? trimPod : trimObject;
+    const lw = new ListWatch<KubernetesObject>(path, new TrimmingWatch(kc, trim), () => listAll(kc, path, pageSize, trim) as never, false);
     lw.on('add', (o) => handlers.upsert(r, o));
     lw.on('update', (o) => handlers.upsert(r, o));
     lw.on('delete', (o) => handlers.remove(r, o));

@@ -165,7 +165,8 @@ export function vectorBinop(op: BinaryOp, lhs: Vector, rhs: Vector, m: VectorMat
     let vl = ls.v;
     let vr = rs.v;
     if (swapped) [vl, vr] = [vr, vl];
-    let [value, keep] = elemBinop(op, vl, vr);
+    const [raw, keep] = elemBinop(op, vl, vr);
+    let value = raw;
     if (returnBool) value = keep ? 1 : 0;
     else if (!keep) continue;
     const labels = resultLabels(ls.labels, rs.labels, op, m, returnBool, v3);

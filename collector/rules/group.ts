@@ -169,9 +169,10 @@ export class Group {
   }
 
   /**
-   * Restores `for` state after a restart: from the alert history when there is one,
-   * otherwise from the stored ALERTS_FOR_STATE series (without the downtime, which
-   * needs sample timestamps the QueryFunc does not give).
+   * Restores `for` state after a restart: from the alert history when there is one
+   * (Prometheus's rule: the downtime does not count towards `for`), otherwise from the
+   * stored ALERTS_FOR_STATE series, where the downtime counts (finding it needs sample
+   * timestamps a QueryFunc does not give).
    */
   private async restore(rule: AlertingRule, t: number): Promise<void> {
     const h = this.deps.history;
@@ -198,7 +199,8 @@ export class Group {
       }
       lookup = (a) => {
         const at = saved.get(objKey(labelsToObject(a.labels)));
-        return at === undefined ? undefined : { activeAt: at, downAt: t - this.intervalMs };
+        // Without sample timestamps the downtime is unknown; it counts towards `for`.
+        return at === undefined ? undefined : { activeAt: at, downAt: t };
       };
     }
     const n = rule.restoreForState(lookup, t, this.deps.forGracePeriodMs);

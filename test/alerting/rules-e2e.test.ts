@@ -173,6 +173,27 @@ describe('rules end to end', () => {
     s.history.close();
   });
 
+  it('without a history, restores the for state from ALERTS_FOR_STATE in the store', async () => {
+    const storage = new MemoryStorage();
+    load(storage, T0 - 5 * MIN, T0 + 30 * MIN, () => 5);
+    const file = join(dir, 'rules-nohist.yml');
+    writeFileSync(file, RULES);
+    const mk = (now: number) => {
+      const m = new RuleManager({ query: engineQueryFunc(new Engine(), storage), appendable: storage, validate: (e) => void parseExpr(e), now: () => now, forGracePeriodMs: 0 });
+      m.applyConfig({ evaluationIntervalMs: MIN, ruleFiles: [file] });
+      return m;
+    };
+    let m = mk(T0);
+    await m.evaluateDue(T0 + MIN);
+    await m.evaluateDue(T0 + 2 * MIN);
+    // Restarted a minute later: ALERTS_FOR_STATE says active since 1m, so `for: 3m` is met at 4m.
+    m = mk(T0 + 3 * MIN);
+    await m.evaluateDue(T0 + 4 * MIN);
+    expect(m.alertingRules()[0].alerts()[0]).toMatchObject({ state: 'pending', activeAt: T0 + MIN });
+    await m.evaluateDue(T0 + 5 * MIN);
+    expect(m.alertingRules()[0].alerts()[0].state).toBe('firing');
+  });
+
   it('keeps the running rules when a reload fails, picks up a good one', async () => {
     const storage = new MemoryStorage();
     const clock = { now: T0 };

@@ -281,7 +281,9 @@ describe('agent DaemonSet', () => {
     expect(spec.hostNetwork).toBe(true);
     expect(spec.dnsPolicy).toBe('ClusterFirstWithHostNet');
     expect(spec.volumes.find((v: any) => v.name === 'spool').hostPath).toEqual({ path: '/var/lib/kubepulse/spool', type: 'DirectoryOrCreate' });
-    expect(spec.containers[0].volumeMounts.find((m: any) => m.name === 'root')).toEqual({ name: 'root', mountPath: '/host/root', mountPropagation: 'HostToContainer', readOnly: true });
+    // The host root sits at --host-root, where the filesystem source looks for host mounts.
+    expect(spec.containers[0].volumeMounts.find((m: any) => m.name === 'root')).toEqual({ name: 'root', mountPath: '/host', mountPropagation: 'HostToContainer', readOnly: true });
+    expect(spec.volumes.find((v: any) => v.name === 'root').hostPath).toEqual({ path: '/', type: 'Directory' });
     const a = args(spec.containers[0]);
     expect(a.get('kubelet-insecure-skip-verify')).toBe('true');
     expect(a.get('scrape-timeout')).toBe('8s');

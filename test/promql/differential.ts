@@ -9,7 +9,12 @@ import { REMOTE_WRITE_CONTENT_TYPE, REMOTE_WRITE_VERSION, encodeWriteRequestBody
 export async function pushToPrometheus(url: string, series: readonly TimeSeries[], sliceMs = 10 * 60_000): Promise<void> {
   let min = Infinity;
   let max = -Infinity;
-  for (const s of series) for (const p of s.samples) (min = Math.min(min, p.t)), (max = Math.max(max, p.t));
+  for (const s of series) {
+    for (const p of s.samples) {
+      min = Math.min(min, p.t);
+      max = Math.max(max, p.t);
+    }
+  }
   for (let from = min; from <= max; from += sliceMs) {
     const to = from + sliceMs;
     const ts = series

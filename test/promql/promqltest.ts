@@ -22,8 +22,14 @@ export interface CaseResult {
   readonly reason?: string;
 }
 
-/** `undefined` is "no sample" (`_`). */
-type Point = number | undefined;
+/** `undefined` is "no sample" (`_`); STALE a stale marker. */
+type Point = number | undefined | typeof STALE;
+
+/**
+ * Stands for a stale marker while values sit in JS arrays: V8 canonicalises NaN payloads
+ * stored in double arrays, which would turn the marker into a plain NaN.
+ */
+export const STALE = Symbol('stale');
 
 interface ExpectedSeries {
   labels: Labels;
@@ -59,15 +65,15 @@ const RE_REPEAT = new RegExp(`^(${NUM})x(\\d+)$`, 'i');
 const RE_SERIES = new RegExp(`^(${NUM})([+-])((?:inf|nan|0x[0-9a-f]+|(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:e[+-]?\\d+)?))x(\\d+)$`, 'i');
 
 /** Expands promtool series notation (`1+2x3 _ stale _x2`) into points; throws on unsupported items. */
-export function parseValues(text: string): Array<number | undefined> {
+export function parseValues(text: string): Point[] {
   if (text.includes('{{')) throw new Skip('native histogram sample notation');
   if (/@st|\bst:/.test(text)) throw new Skip('start timestamps (Prometheus 3.x)');
-  const out: Array<number | undefined> = [];
+  const out: Point[] = [];
   for (const item of text.trim().split(/\s+/).filter(Boolean)) {
     let m: RegExpExecArray | null;
     if (item === '_') out.push(undefined);
     else if ((m = /^_x(\d+)$/.exec(item))) for (let i = 0; i < Number(m[1]); i++) out.push(undefined);
-    else if (item === 'stale') out.push(STALE_NAN);
+    else if (item === 'stale') out.push(STALE);
     else if ((m = RE_REPEAT.exec(item))) {
       // `0x59` is "0 repeated", not hex, in series notation.
       const v = parseNumber(m[1]);
@@ -213,7 +219,7 @@ export async function runScript(
       for (const l of block()) {
         const { labels, rest } = parseSeriesLine(l.text);
         const name = labels.find((x) => x.name === METRIC_NAME)?.value ?? '';
-        let values: Array<number | undefined>;
+        let values: Point[];
         try {
           values = parseValues(rest);
         } catch (err) {
@@ -232,7 +238,7 @@ export async function runScript(
           skippedSeries.push({ labels: nh, reason: 'native histograms with custom buckets (load_with_nhcb)' });
         }
         values.forEach((v, k) => {
-          if (v !== undefined) storage.add(labels, k * interval, v);
+          if (v !== undefined) storage.add(labels, k * interval, v === STALE ? STALE_NAN : v);
         });
       }
       continue;
@@ -429,7 +435,8 @@ function compare(c: EvalCase, res: QueryResult): string | undefined {
     return v.result.v === c.expectString ? undefined : `got string ${JSON.stringify(v.result.v)}`;
   }
   if (v.resultType === 'scalar') {
-    const want = c.scalar ?? (c.series.length === 1 && c.series[0].labels.length === 0 ? c.series[0].points[0] : undefined);
+    const first = c.series.length === 1 && c.series[0].labels.length === 0 ? c.series[0].points[0] : undefined;
+    const want = c.scalar ?? (typeof first === 'number' ? first : undefined);
     if (want === undefined) return `got scalar ${v.result.v}, want ${c.series.length} series`;
     return almostEqual(v.result.v, want) ? undefined : `got scalar ${v.result.v}, want ${want}`;
   }
@@ -464,7 +471,7 @@ function compare(c: EvalCase, res: QueryResult): string | undefined {
     const w = want.get(labelsKey(g.labels))!;
     const pts: Array<[number, number]> = [];
     w.points.forEach((p, k) => {
-      if (p !== undefined && k < times.length) pts.push([times[k], p]);
+      if (p !== undefined && p !== STALE && k < times.length) pts.push([times[k], p]);
     });
     if (pts.length !== g.t.length) {
       return `${labelsToString(g.labels)}: got ${g.t.length} points [${g.v.join(' ')}], want ${pts.length} [${pts.map((p) => p[1]).join(' ')}]`;

@@ -4,7 +4,6 @@
  * microseconds kept for CFS quota/period (cAdvisor's `container_spec_cpu_*` units).
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
 import type { CgroupLayout } from './layout.js';
 import { V1_UNLIMITED, parseCpuMax, parseFlatKeyed, parsePressure, parseSingle, type PsiTotals } from './parse.js';
 
@@ -34,7 +33,7 @@ export const readCgroupFile: FileReader = (path) => {
   }
   try {
     let n = readSync(fd, BUF, 0, BUF.length, 0);
-    if (n < BUF.length) return BUF.latin1Slice(0, n);
+    if (n < BUF.length) return BUF.toString('latin1', 0, n);
     // Larger than the buffer (never for the files read here): fall back to whole-file reads.
     const parts = [Buffer.from(BUF)];
     let pos = n;
@@ -83,15 +82,20 @@ export interface ReadWhat {
 
 /** Reads the cgroup at `rel` (e.g. `/kubepods/burstable/pod…/…`); undefined fields were absent. */
 export function readCgroupStats(layout: CgroupLayout, rel: string, read: FileReader, what: ReadWhat): CgroupStats {
-  return layout.version === 2 ? readV2(join(layout.unified ?? layout.root, rel), read, what) : readV1(layout, rel, read, what);
+  return layout.version === 2 ? readV2(under(layout.unified ?? layout.root, rel), read, what) : readV1(layout, rel, read, what);
+}
+
+/** `dir` + `rel` (`/a/b`), by concatenation: path.join showed up at 8 % of a tick's CPU. */
+function under(dir: string, rel: string): string {
+  return rel === '/' ? dir : dir + rel;
 }
 
 function readPsi(dir: string, read: FileReader, s: CgroupStats): void {
-  const cpu = read(join(dir, 'cpu.pressure'));
+  const cpu = read(`${dir}/cpu.pressure`);
   if (cpu !== undefined) s.psiCpu = parsePressure(cpu);
-  const mem = read(join(dir, 'memory.pressure'));
+  const mem = read(`${dir}/memory.pressure`);
   if (mem !== undefined) s.psiMemory = parsePressure(mem);
-  const io = read(join(dir, 'io.pressure'));
+  const io = read(`${dir}/io.pressure`);
   if (io !== undefined) s.psiIo = parsePressure(io);
 }
 
@@ -102,7 +106,7 @@ function workingSet(usage: number | undefined, inactiveFile: number | undefined)
 
 function readV2(dir: string, read: FileReader, what: ReadWhat): CgroupStats {
   const s: CgroupStats = {};
-  const cpuStat = read(join(dir, 'cpu.stat'));
+  const cpuStat = read(`${dir}/cpu.stat`);
   if (cpuStat !== undefined) {
     const m = parseFlatKeyed(cpuStat);
     if (what.usage && m.has('usage_usec')) s.cpuSeconds = m.get('usage_usec')! / 1e6;
@@ -111,27 +115,27 @@ function readV2(dir: string, read: FileReader, what: ReadWhat): CgroupStats {
     const t = m.get('throttled_usec');
     if (t !== undefined) s.cfsThrottledSeconds = t / 1e6;
   }
-  const cpuMax = read(join(dir, 'cpu.max'));
+  const cpuMax = read(`${dir}/cpu.max`);
   if (cpuMax !== undefined) {
     const q = parseCpuMax(cpuMax);
     s.cpuQuotaUs = q?.quotaUs;
     s.cpuPeriodUs = q?.periodUs;
   }
-  const memMax = read(join(dir, 'memory.max'));
+  const memMax = read(`${dir}/memory.max`);
   if (memMax !== undefined) {
     const v = parseSingle(memMax);
     if (v !== undefined) s.memoryLimitBytes = v === Infinity ? 0 : v;
   }
-  const events = read(join(dir, 'memory.events'));
+  const events = read(`${dir}/memory.events`);
   if (events !== undefined) s.oomKills = parseFlatKeyed(events).get('oom_kill');
-  const stat = read(join(dir, 'memory.stat'));
+  const stat = read(`${dir}/memory.stat`);
   const st = stat === undefined ? undefined : parseFlatKeyed(stat);
   if (st) {
     s.memoryCacheBytes = st.get('file');
     if (what.usage) s.memoryRssBytes = st.get('anon');
   }
   if (what.usage) {
-    const cur = read(join(dir, 'memory.current'));
+    const cur = read(`${dir}/memory.current`);
     if (cur !== undefined) {
       s.memoryUsageBytes = parseSingle(cur);
       s.memoryWorkingSetBytes = workingSet(s.memoryUsageBytes, st?.get('inactive_file'));
@@ -144,8 +148,8 @@ function readV2(dir: string, read: FileReader, what: ReadWhat): CgroupStats {
 function readV1(l: CgroupLayout, rel: string, read: FileReader, what: ReadWhat): CgroupStats {
   const s: CgroupStats = {};
   if (l.cpu) {
-    const dir = join(l.cpu, rel);
-    const cpuStat = read(join(dir, 'cpu.stat'));
+    const dir = under(l.cpu, rel);
+    const cpuStat = read(`${dir}/cpu.stat`);
     if (cpuStat !== undefined) {
       const m = parseFlatKeyed(cpuStat);
       s.cfsPeriods = m.get('nr_periods');
@@ -153,26 +157,26 @@ function readV1(l: CgroupLayout, rel: string, read: FileReader, what: ReadWhat):
       const t = m.get('throttled_time');
       if (t !== undefined) s.cfsThrottledSeconds = t / 1e9;
     }
-    const quota = read(join(dir, 'cpu.cfs_quota_us'));
-    const period = read(join(dir, 'cpu.cfs_period_us'));
+    const quota = read(`${dir}/cpu.cfs_quota_us`);
+    const period = read(`${dir}/cpu.cfs_period_us`);
     const q = quota === undefined ? undefined : parseSingle(quota);
     if (q !== undefined && q > 0) s.cpuQuotaUs = q;
     const p = period === undefined ? undefined : parseSingle(period);
     if (p !== undefined && p > 0) s.cpuPeriodUs = p;
   }
   if (what.usage && l.cpuacct) {
-    const usage = read(join(l.cpuacct, rel, 'cpuacct.usage'));
+    const usage = read(`${under(l.cpuacct, rel)}/cpuacct.usage`);
     const ns = usage === undefined ? undefined : parseSingle(usage);
     if (ns !== undefined) s.cpuSeconds = ns / 1e9;
   }
   if (l.memory) {
-    const dir = join(l.memory, rel);
-    const limit = read(join(dir, 'memory.limit_in_bytes'));
+    const dir = under(l.memory, rel);
+    const limit = read(`${dir}/memory.limit_in_bytes`);
     const lim = limit === undefined ? undefined : parseSingle(limit);
     if (lim !== undefined) s.memoryLimitBytes = lim >= V1_UNLIMITED ? 0 : lim;
-    const oom = read(join(dir, 'memory.oom_control'));
+    const oom = read(`${dir}/memory.oom_control`);
     if (oom !== undefined) s.oomKills = parseFlatKeyed(oom).get('oom_kill');
-    const stat = read(join(dir, 'memory.stat'));
+    const stat = read(`${dir}/memory.stat`);
     const st = stat === undefined ? undefined : parseFlatKeyed(stat);
     if (st) {
       // total_* include descendants, as the usage counter does; plain keys on kernels without hierarchy.
@@ -180,13 +184,13 @@ function readV1(l: CgroupLayout, rel: string, read: FileReader, what: ReadWhat):
       if (what.usage) s.memoryRssBytes = st.get('total_rss') ?? st.get('rss');
     }
     if (what.usage) {
-      const usage = read(join(dir, 'memory.usage_in_bytes'));
+      const usage = read(`${dir}/memory.usage_in_bytes`);
       if (usage !== undefined) {
         s.memoryUsageBytes = parseSingle(usage);
         s.memoryWorkingSetBytes = workingSet(s.memoryUsageBytes, st?.get('total_inactive_file') ?? st?.get('inactive_file'));
       }
     }
   }
-  if (l.psi) readPsi(join(l.psi, rel), read, s);
+  if (l.psi) readPsi(under(l.psi, rel), read, s);
   return s;
 }
