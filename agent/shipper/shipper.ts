@@ -242,7 +242,8 @@ export class Shipper {
     if (oldest === oldestLive) return { rec: oldest, backfill: false };
     const backlogTooOld = Number.isFinite(oldest.minT) && now - oldest.minT > liveFirstMax;
     if (oldestLive && !backlogTooOld) return { rec: oldestLive, backfill: false };
-    if (now < this.nextBackfillAt) return { waitMs: this.nextBackfillAt - now };
+    // Sub-millisecond waits are not worth a timer (and would spin under a frozen test clock).
+    if (this.nextBackfillAt - now >= 1) return { waitMs: this.nextBackfillAt - now };
     return { rec: oldest, backfill: true };
   }
 

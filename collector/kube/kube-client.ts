@@ -7,7 +7,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { Watch, KubeConfig } from '@kubernetes/client-node';
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Obj } from './ksm/index.js';
 
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';

@@ -122,6 +122,7 @@ export class ResourceWatcher {
     lw.on('update', (o) => handlers.upsert(r, o));
     lw.on('delete', (o) => handlers.remove(r, o));
     lw.on('error', (err) => {
+      if (!this.running) return; // the abort of stop() surfaces as an error
       this.errors++;
       this.setUp(false);
       this.log.warn({ err: errorMessage(err) }, 'watch failed; restarting with backoff');

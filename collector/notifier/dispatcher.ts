@@ -102,12 +102,15 @@ export class Dispatcher {
 
   /** Flushes every group due at `now` (ms). */
   tick(now: number): void {
-    for (const g of [...this.groups.values()]) {
-      if (g.nextFlushAt > now) continue;
-      g.nextFlushAt = now + g.route.groupIntervalMs;
-      g.hasFlushed = true;
-      this.flush(g, now);
-    }
+    // One transaction for every flush of the round: one fsync, not one per group.
+    this.deps.store.db.transaction(() => {
+      for (const g of [...this.groups.values()]) {
+        if (g.nextFlushAt > now) continue;
+        g.nextFlushAt = now + g.route.groupIntervalMs;
+        g.hasFlushed = true;
+        this.flush(g, now);
+      }
+    })();
     // Forget alerts resolved long ago (Alertmanager's alert GC).
     for (const [fp, a] of this.alerts) if (isResolved(a, now) && now - a.endsAt > 3_600_000) this.alerts.delete(fp);
   }

@@ -46,6 +46,13 @@ export interface NotifierOptions {
   readonly random?: () => number;
 }
 
+/** What a delivery attempt leaves to do in the outbox: delete the row, or retry at a time. */
+interface Outcome {
+  readonly id: number;
+  readonly retryAt?: number;
+  readonly error: string;
+}
+
 interface NotifierMetrics {
   sent: Counter<'receiver'>;
   failed: Counter<'receiver'>;
@@ -164,21 +171,31 @@ export class Notifier implements Service {
   private async deliverDue(now: number): Promise<void> {
     const conc = this.opts.concurrency ?? 8;
     const rows = this.store.due(now, 256).filter((r) => !this.inFlight.has(r.id));
+    const outcomes: Outcome[] = [];
     let i = 0;
     const worker = async () => {
       while (i < rows.length) {
         const r = rows[i++];
         this.inFlight.add(r.id);
         try {
-          await this.deliver(r, now);
+          outcomes.push(await this.deliver(r, now));
         } catch (err) {
           this.log.error({ err, id: r.id }, 'Delivering a notification failed unexpectedly');
-        } finally {
-          this.inFlight.delete(r.id);
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(conc, rows.length) }, worker));
+    try {
+      await Promise.all(Array.from({ length: Math.min(conc, rows.length) }, worker));
+    } finally {
+      // One transaction per round: a crash before it re-sends this round (at-least-once).
+      this.store.db.transaction(() => {
+        for (const o of outcomes) {
+          if (o.retryAt === undefined) this.store.delivered(o.id);
+          else this.store.retryAt(o.id, o.retryAt, o.error);
+        }
+      })();
+      for (const r of rows) this.inFlight.delete(r.id);
+    }
   }
 
   private target(r: OutboxRow): { url: string; http: HttpSettings; headers: Record<string, string>; name: string } | undefined {
@@ -196,20 +213,19 @@ export class Notifier implements Service {
     return { url: integ.url, http: integ.http, headers, name: r.target };
   }
 
-  private async deliver(r: OutboxRow, now: number): Promise<void> {
+  private async deliver(r: OutboxRow, now: number): Promise<Outcome> {
     const t = this.target(r);
     const receiver = t?.name ?? r.target;
+    const done: Outcome = { id: r.id, error: '' };
     if (!t) {
-      this.store.delivered(r.id);
       this.m.dropped.inc({ receiver, reason: 'receiver_removed' });
       this.log.warn({ receiver, id: r.id }, 'Dropping notification: its receiver is no longer configured');
-      return;
+      return done;
     }
     if (now - r.createdAt > (this.opts.maxAgeMs ?? 86_400_000)) {
-      this.store.delivered(r.id);
       this.m.dropped.inc({ receiver, reason: 'too_old' });
       this.log.error({ receiver, id: r.id, attempts: r.attempts, lastError: r.lastError }, 'Dropping notification: undelivered for too long');
-      return;
+      return done;
     }
     const start = performance.now();
     const res: PostResult = await postJSON(t.url, r.body, t.http, t.headers);
@@ -226,23 +242,21 @@ export class Notifier implements Service {
       });
     }
     if (res.status >= 200 && res.status < 300) {
-      this.store.delivered(r.id);
       this.m.sent.inc({ receiver });
       if (r.attempts > 0) this.log.info({ receiver, id: r.id, attempts: r.attempts + 1 }, 'Notification delivered after retries');
-      return;
+      return done;
     }
     this.m.failed.inc({ receiver });
     const retryable = res.status === 0 || res.status === 429 || res.status >= 500;
     if (!retryable) {
-      this.store.delivered(r.id);
       this.m.dropped.inc({ receiver, reason: 'rejected' });
       this.log.error({ receiver, id: r.id, status: res.status, error: res.error }, 'Receiver refused the notification; not retrying');
-      return;
+      return done;
     }
     const delay = backoffDelay(r.attempts, this.opts.backoffBaseMs ?? 1000, this.opts.backoffMaxMs ?? 300_000, this.opts.random);
-    this.store.retryAt(r.id, at + delay, res.error);
     this.m.retried.inc({ receiver });
     this.log.warn({ receiver, id: r.id, attempt: r.attempts + 1, retryInMs: Math.round(delay), error: res.error }, 'Notification failed; will retry');
+    return { id: r.id, retryAt: at + delay, error: res.error };
   }
 
   /** Runs `tick` now (used after new alerts arrive) unless stopped. */

@@ -8,16 +8,23 @@ import type { AggregateOp } from './ast.js';
 import type { Sample, Vector } from './value.js';
 import { QueryError, formatFloat } from './value.js';
 import { kahanSumInc, mean, quantile, variance } from './functions.js';
+import { memoPerOwner } from './label-cache.js';
 
 interface Group {
   labels: Labels;
   samples: Sample[];
 }
 
-function groupLabels(ls: Labels, grouping: ReadonlySet<string>, without: boolean): Labels {
-  if (without) return ls.filter((l: Label) => !grouping.has(l.name) && l.name !== METRIC_NAME);
-  return ls.filter((l: Label) => grouping.has(l.name));
-}
+// Keyed by the grouping array, which is unique to its AggregateExpr (count_values
+// builds its own).
+const groupFor = memoPerOwner((g: { names: readonly string[]; without: boolean }) => {
+  const set = new Set(g.names);
+  return (ls: Labels) => {
+    const labels = g.without ? ls.filter((l: Label) => !set.has(l.name) && l.name !== METRIC_NAME) : ls.filter((l: Label) => set.has(l.name));
+    return { labels, key: labelsKey(labels) };
+  };
+});
+const groupSpecs = new WeakMap<readonly string[], { names: readonly string[]; without: boolean }>();
 
 /**
  * Evaluates one aggregation at time `t`. `param` is the evaluated parameter (k, q or the
@@ -37,11 +44,13 @@ export function aggregate(
     vec = vec.map((s) => ({ labels: withLabel(s.labels, label, formatFloat(s.v)), t: s.t, v: s.v }));
     grouping = without ? grouping.filter((g) => g !== label) : [...grouping, label];
   }
-  const gset = new Set(grouping);
+  let spec = groupSpecs.get(grouping);
+  if (!spec || spec.without !== without) groupSpecs.set(grouping, (spec = { names: grouping, without }));
+  const group = groupFor(spec);
+  if (op === 'sum' || op === 'count' || op === 'group' || op === 'min' || op === 'max') return streaming(op, vec, group, t);
   const groups = new Map<string, Group>();
   for (const s of vec) {
-    const gl = groupLabels(s.labels, gset, without);
-    const k = labelsKey(gl);
+    const { labels: gl, key: k } = group(s.labels);
     let g = groups.get(k);
     if (!g) {
       g = { labels: gl, samples: [] };
@@ -71,30 +80,11 @@ export function aggregate(
     const vals = g.samples.map((s) => s.v);
     let v: number;
     switch (op) {
-      case 'sum': {
-        let sum = 0;
-        const c = { c: 0 };
-        for (const x of vals) sum = kahanSumInc(x, sum, c);
-        v = Number.isFinite(sum) ? sum + c.c : sum;
-        break;
-      }
       case 'avg':
         v = mean(vals);
         break;
-      case 'count':
       case 'count_values':
         v = vals.length;
-        break;
-      case 'group':
-        v = 1;
-        break;
-      case 'min':
-        v = vals[0];
-        for (const x of vals) if (x < v || Number.isNaN(v)) v = x;
-        break;
-      case 'max':
-        v = vals[0];
-        for (const x of vals) if (x > v || Number.isNaN(v)) v = x;
         break;
       case 'stddev':
         v = Math.sqrt(variance(vals));
@@ -105,8 +95,59 @@ export function aggregate(
       case 'quantile':
         v = quantile(param as number, vals);
         break;
+      default:
+        throw new QueryError('internal', `aggregation ${op} has no implementation`);
     }
     out.push({ labels: g.labels, t, v });
+  }
+  return out;
+}
+
+/** sum/count/group/min/max without keeping the samples of a group. */
+function streaming(op: 'sum' | 'count' | 'group' | 'min' | 'max', vec: Vector, group: (ls: Labels) => { labels: Labels; key: string }, t: number): Vector {
+  const index = new Map<string, number>();
+  const labels: Labels[] = [];
+  const acc: number[] = [];
+  const comp: number[] = [];
+  const n: number[] = [];
+  const c = { c: 0 };
+  for (const s of vec) {
+    const g = group(s.labels);
+    let i = index.get(g.key);
+    const v = s.v;
+    if (i === undefined) {
+      i = labels.length;
+      index.set(g.key, i);
+      labels.push(g.labels);
+      acc.push(op === 'sum' ? 0 : v);
+      comp.push(0);
+      n.push(0);
+    }
+    n[i]++;
+    switch (op) {
+      case 'sum':
+        c.c = comp[i];
+        acc[i] = kahanSumInc(v, acc[i], c);
+        comp[i] = c.c;
+        break;
+      case 'min':
+        if (v < acc[i] || Number.isNaN(acc[i])) acc[i] = v;
+        break;
+      case 'max':
+        if (v > acc[i] || Number.isNaN(acc[i])) acc[i] = v;
+        break;
+      default:
+        break;
+    }
+  }
+  const out: Vector = new Array<Sample>(labels.length);
+  for (let i = 0; i < labels.length; i++) {
+    let v: number;
+    if (op === 'sum') v = Number.isFinite(acc[i]) ? acc[i] + comp[i] : acc[i];
+    else if (op === 'count') v = n[i];
+    else if (op === 'group') v = 1;
+    else v = acc[i];
+    out[i] = { labels: labels[i], t, v };
   }
   return out;
 }

@@ -165,8 +165,16 @@ export type Expr =
   | UnaryExpr
   | ParenExpr;
 
-/** The value type an expression evaluates to (Prometheus's `Expr.Type()`). */
+const typeCache = new WeakMap<Expr, ValueType>();
+
+/** The value type an expression evaluates to (Prometheus's `Expr.Type()`); memoised per node. */
 export function exprType(e: Expr): ValueType {
+  let t = typeCache.get(e);
+  if (t === undefined) typeCache.set(e, (t = computeType(e)));
+  return t;
+}
+
+function computeType(e: Expr): ValueType {
   switch (e.kind) {
     case 'NumberLiteral':
       return 'scalar';

@@ -3,12 +3,13 @@
  * (`on`/`ignoring`, `group_left`/`group_right`), as Prometheus's `VectorBinop` and friends.
  */
 import type { Label, Labels } from '../../shared/index.js';
-import { METRIC_NAME, getLabel, labelsKey, labelsToString, withLabel } from '../../shared/index.js';
+import { METRIC_NAME, getLabel, labelsToString, withLabel } from '../../shared/index.js';
 import type { BinaryOp, VectorMatching } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
 import type { Sample, Vector } from './value.js';
 import { QueryError } from './value.js';
 import { dropName } from './functions.js';
+import { keyOf, memoPerOwner } from './label-cache.js';
 
 /** Go's `math.Mod`: result has the sign of the dividend, like JS `%`. */
 function goMod(a: number, b: number): number {
@@ -87,17 +88,26 @@ export function vectorScalarBinop(op: BinaryOp, vec: Vector, s: number, swap: bo
   return out;
 }
 
-/** The key two samples must share to match. */
-function signature(ls: Labels, m: VectorMatching): string {
+const signatureFor = memoPerOwner((m: VectorMatching) => {
   if (m.on) {
-    let s = '';
-    for (const n of [...m.matchingLabels].sort()) s += n + '\xff' + getLabel(ls, n) + '\xfe';
-    return s;
+    const names = [...m.matchingLabels].sort();
+    return (ls: Labels) => {
+      let s = '';
+      for (const n of names) s += n + '\xff' + getLabel(ls, n) + '\xfe';
+      return s;
+    };
   }
   const skip = new Set(m.matchingLabels);
-  let s = '';
-  for (const l of ls) if (l.name !== METRIC_NAME && !skip.has(l.name)) s += l.name + '\xff' + l.value + '\xfe';
-  return s;
+  return (ls: Labels) => {
+    let s = '';
+    for (const l of ls) if (l.name !== METRIC_NAME && !skip.has(l.name)) s += l.name + '\xff' + l.value + '\xfe';
+    return s;
+  };
+});
+
+/** The key two samples must share to match. */
+function signature(ls: Labels, m: VectorMatching): string {
+  return signatureFor(m)(ls);
 }
 
 function matchedLabels(ls: Labels, m: VectorMatching): Labels {
@@ -126,7 +136,26 @@ export function setBinop(op: 'and' | 'or' | 'unless', lhs: Vector, rhs: Vector, 
   }
 }
 
+// Result labels depend on the lhs set (and, with group_x(labels), on the rhs set too);
+// memoised per matching spec, which is unique to its BinaryExpr.
+const resultCache = new WeakMap<VectorMatching, WeakMap<Labels, Labels | WeakMap<Labels, Labels>>>();
+
 function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, returnBool: boolean, v3: boolean): Labels {
+  let byL = resultCache.get(m);
+  if (!byL) resultCache.set(m, (byL = new WeakMap()));
+  if (m.include.length === 0) {
+    let out = byL.get(l) as Labels | undefined;
+    if (!out) byL.set(l, (out = computeResultLabels(l, r, op, m, returnBool, v3)));
+    return out;
+  }
+  let byR = byL.get(l) as WeakMap<Labels, Labels> | undefined;
+  if (!byR) byL.set(l, (byR = new WeakMap()));
+  let out = byR.get(r);
+  if (!out) byR.set(r, (out = computeResultLabels(l, r, op, m, returnBool, v3)));
+  return out;
+}
+
+function computeResultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, returnBool: boolean, v3: boolean): Labels {
   let out: Labels = dropsName(op, v3) || returnBool ? dropName(l) : l;
   if (m.card === 'one-to-one') {
     if (m.on) out = out.filter((x: Label) => m.matchingLabels.includes(x.name));
@@ -177,7 +206,7 @@ export function vectorBinop(op: BinaryOp, lhs: Vector, rhs: Vector, m: VectorMat
       }
       matched.set(sig, null);
     } else {
-      const k = labelsKey(labels);
+      const k = keyOf(labels);
       if (!seen) matched.set(sig, new Set([k]));
       else if (seen.has(k)) throw new QueryError('execution', 'multiple matches for labels: grouping labels must ensure unique matches');
       else seen.add(k);

@@ -7,10 +7,10 @@
  * cursors so a range query walks each series once.
  */
 import type { Labels, Logger } from '../../shared/index.js';
-import { METRIC_NAME, compareLabels, isStaleNaN, labelsKey, noopLogger } from '../../shared/index.js';
+import { METRIC_NAME, compareLabels, isStaleNaN, noopLogger } from '../../shared/index.js';
 import type { Queryable, Querier } from '../storage/index.js';
 import type { AggregateExpr, AtModifier, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, VectorSelector } from './ast.js';
-import { childrenOf, exprType, walk } from './ast.js';
+import { COMPARISON_OPS, childrenOf, exprType, walk } from './ast.js';
 import { parseExpr, documentedType } from './parser.js';
 import type { Matrix, QueryResult, QueryValue, RangeSeries, Sample, Vector } from './value.js';
 import { QueryError, timeoutError, tooManySamplesError } from './value.js';
@@ -26,6 +26,7 @@ import {
   labelReplace,
 } from './functions.js';
 import { aggregate } from './aggregate.js';
+import { keyOf } from './label-cache.js';
 import { scalarBinop, setBinop, vectorBinop, vectorScalarBinop } from './binary.js';
 
 export interface EngineOptions {
@@ -378,7 +379,7 @@ class Evaluator {
       const vec = this.vector(e, t);
       this.addSamples(vec.length, 'query execution');
       for (const smp of vec) {
-        const k = labelsKey(smp.labels);
+        const k = keyOf(smp.labels);
         let s = out.get(k);
         if (!s) out.set(k, (s = { labels: smp.labels, t: [], v: [] }));
         s.t.push(t);
@@ -521,7 +522,7 @@ class Evaluator {
         this.memoSize += vec.length;
       }
       for (const s of vec) {
-        const k = labelsKey(s.labels);
+        const k = keyOf(s.labels);
         let a = acc.get(k);
         if (!a) acc.set(k, (a = { labels: s.labels, t: [], v: [] }));
         a.t.push(ts);
@@ -550,13 +551,15 @@ class Evaluator {
       if (e.op === 'and' || e.op === 'or' || e.op === 'unless') {
         return setBinop(e.op, this.vector(e.lhs, t), this.vector(e.rhs, t), m, t);
       }
-      out = vectorBinop(e.op, this.vector(e.lhs, t), this.vector(e.rhs, t), m, e.returnBool, t, this.open);
+      // Matching already guarantees distinct result label sets.
+      return vectorBinop(e.op, this.vector(e.lhs, t), this.vector(e.rhs, t), m, e.returnBool, t, this.open);
     } else if (lt === 'vector') {
       out = vectorScalarBinop(e.op, this.vector(e.lhs, t), this.scalar(e.rhs, t), false, e.returnBool, t, this.open);
     } else {
       out = vectorScalarBinop(e.op, this.vector(e.rhs, t), this.scalar(e.lhs, t), true, e.returnBool, t, this.open);
     }
-    checkDuplicates(out);
+    // Comparisons without `bool` keep the input label sets, which are distinct already.
+    if (e.returnBool || !COMPARISON_OPS.has(e.op)) checkDuplicates(out);
     return out;
   }
 

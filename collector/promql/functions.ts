@@ -4,10 +4,11 @@
  * samples (stale markers already removed).
  */
 import type { Label, Labels } from '../../shared/index.js';
-import { METRIC_NAME, getLabel, isValidLabelName, withLabel, labelsKey } from '../../shared/index.js';
+import { METRIC_NAME, getLabel, isValidLabelName, withLabel } from '../../shared/index.js';
 import type { Vector, Sample } from './value.js';
 import { QueryError } from './value.js';
 import { re2ToJs } from './regex.js';
+import { keyOf, memoLabels } from './label-cache.js';
 
 /** Samples [lo, hi) of one series inside a range window. */
 export interface Window {
@@ -325,20 +326,22 @@ export function isDateFunction(name: string): boolean {
   return name in DATE;
 }
 
-/** Removes `__name__`. */
-export function dropName(ls: Labels): Labels {
+/** Removes `__name__` (memoised: the same input array gives the same output array). */
+export const dropName: (ls: Labels) => Labels = memoLabels((ls) => {
   for (let i = 0; i < ls.length; i++) {
     if (ls[i].name === METRIC_NAME) return ls.slice(0, i).concat(ls.slice(i + 1));
   }
   return ls;
-}
+});
+
+const withoutLeAndName = memoLabels((ls) => ls.filter((l: Label) => l.name !== 'le' && l.name !== METRIC_NAME));
 
 /** Throws Prometheus's error when two samples share a label set. */
 export function checkDuplicates(vec: Vector): void {
   if (vec.length < 2) return;
   const seen = new Set<string>();
   for (const s of vec) {
-    const k = labelsKey(s.labels);
+    const k = keyOf(s.labels);
     if (seen.has(k)) throw new QueryError('execution', 'vector cannot contain metrics with the same labelset');
     seen.add(k);
   }
@@ -359,33 +362,48 @@ function expandTemplate(tpl: string, m: RegExpExecArray): string {
   });
 }
 
-export function labelReplace(vec: Vector, dst: string, repl: string, src: string, regex: string): Vector {
-  let re: RegExp;
-  try {
-    re = goRegex(regex);
-  } catch (err) {
-    throw new QueryError('execution', `invalid regular expression in label_replace(): ${regex}`, { cause: err });
+// One memoised relabelling function per distinct argument list: the arguments are string
+// literals, so a query reuses one entry for all its steps and output label sets keep their
+// identity (which the label caches up the tree rely on).
+const relabelers = new Map<string, (ls: Labels) => Labels>();
+
+function relabeler(key: string, make: () => (ls: Labels) => Labels): (ls: Labels) => Labels {
+  let f = relabelers.get(key);
+  if (!f) {
+    if (relabelers.size > 10_000) relabelers.clear();
+    relabelers.set(key, (f = memoLabels(make())));
   }
-  if (!isValidLabelName(dst)) throw new QueryError('execution', `invalid destination label name in label_replace(): ${dst}`);
-  const out: Vector = vec.map((s) => {
-    const m = re.exec(getLabel(s.labels, src));
-    if (!m) return s;
-    return { labels: withLabel(s.labels, dst, expandTemplate(repl, m)), t: s.t, v: s.v };
+  return f;
+}
+
+export function labelReplace(vec: Vector, dst: string, repl: string, src: string, regex: string): Vector {
+  const f = relabeler(JSON.stringify(['r', dst, repl, src, regex]), () => {
+    let re: RegExp;
+    try {
+      re = goRegex(regex);
+    } catch (err) {
+      throw new QueryError('execution', `invalid regular expression in label_replace(): ${regex}`, { cause: err });
+    }
+    if (!isValidLabelName(dst)) throw new QueryError('execution', `invalid destination label name in label_replace(): ${dst}`);
+    return (ls) => {
+      const m = re.exec(getLabel(ls, src));
+      return m ? withLabel(ls, dst, expandTemplate(repl, m)) : ls;
+    };
   });
+  const out: Vector = vec.map((s) => ({ labels: f(s.labels), t: s.t, v: s.v }));
   checkDuplicates(out);
   return out;
 }
 
 export function labelJoin(vec: Vector, dst: string, sep: string, srcs: readonly string[]): Vector {
-  if (!isValidLabelName(dst)) throw new QueryError('execution', `invalid destination label name in label_join(): ${dst}`);
-  for (const s of srcs) {
-    if (!isValidLabelName(s)) throw new QueryError('execution', `invalid source label name in label_join(): ${s}`);
-  }
-  const out: Vector = vec.map((s) => ({
-    labels: withLabel(s.labels, dst, srcs.map((n) => getLabel(s.labels, n)).join(sep)),
-    t: s.t,
-    v: s.v,
-  }));
+  const f = relabeler(JSON.stringify(['j', dst, sep, ...srcs]), () => {
+    if (!isValidLabelName(dst)) throw new QueryError('execution', `invalid destination label name in label_join(): ${dst}`);
+    for (const s of srcs) {
+      if (!isValidLabelName(s)) throw new QueryError('execution', `invalid source label name in label_join(): ${s}`);
+    }
+    return (ls) => withLabel(ls, dst, srcs.map((n) => getLabel(ls, n)).join(sep));
+  });
+  const out: Vector = vec.map((s) => ({ labels: f(s.labels), t: s.t, v: s.v }));
   checkDuplicates(out);
   return out;
 }
@@ -447,8 +465,8 @@ export function histogramQuantile(q: number, vec: Vector, t: number, warnings: S
       );
       continue;
     }
-    const labels = s.labels.filter((l: Label) => l.name !== 'le' && l.name !== METRIC_NAME);
-    const k = labelsKey(labels);
+    const labels = withoutLeAndName(s.labels);
+    const k = keyOf(labels);
     let g = groups.get(k);
     if (!g) {
       g = { labels, buckets: [], name: getLabel(s.labels, METRIC_NAME) };

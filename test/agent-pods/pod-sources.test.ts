@@ -103,6 +103,12 @@ describe('createPodSources', () => {
     }
   });
 
+  it('with --kube-api off and no readable cgroups runs the kubelet source alone', () => {
+    const ps = createPodSources({ kubeApi: 'off', kubeletUrl: 'https://10.0.0.5:10250', cgroupRoot: join(tmp(), 'nothing'), env: {} });
+    expect(ps.mode).toBe('kubelet-only');
+    expect(ps.sources.map((s) => s.name)).toEqual(['kubelet']);
+  });
+
   it.each([
     [{ kubeApi: 'sometimes' as never }, /--kube-api must be "auto" or "off"/],
     [{ kubeconfig: 'KC', env: {} }, /NODE_NAME is not set/],

@@ -194,6 +194,22 @@ describe('rules end to end', () => {
     expect(m.alertingRules()[0].alerts()[0].state).toBe('firing');
   });
 
+  it('reloads when a rule file changes', async () => {
+    const storage = new MemoryStorage();
+    const clock = { now: T0 };
+    const s = setup(storage, ':memory:', clock);
+    await s.mgr.start();
+    try {
+      writeFileSync(s.file, RULES.replace('instance:load:avg > 2', 'instance:load:avg > 7'));
+      for (let i = 0; i < 100 && s.mgr.alertingRules()[0].expr !== 'instance:load:avg > 7'; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(s.mgr.alertingRules()[0].expr).toBe('instance:load:avg > 7');
+    } finally {
+      await s.mgr.stop();
+      await s.notifier.close();
+      s.history.close();
+    }
+  });
+
   it('keeps the running rules when a reload fails, picks up a good one', async () => {
     const storage = new MemoryStorage();
     const clock = { now: T0 };

@@ -22,12 +22,16 @@ const PROMETHEUS = '/usr/bin/prometheus';
 
 const SERVER = `
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { startFakeKubelet } from './test/fakes/fake-kubelet.js';
 const [summary, text] = process.argv.slice(2);
 const k = await startFakeKubelet({ summary: readFileSync(summary, 'utf8'), extra: { '/metrics/cadvisor': readFileSync(text, 'utf8') } });
-console.log(JSON.stringify({ url: k.url, tokenFile: k.tokenFile, caFile: k.caFile, port: k.port }));
+// A side port that tells how many times /metrics/cadvisor was fetched (Prometheus's scrapes).
+const counter = createServer((q, r) => r.end(String(k.requests.get('/metrics/cadvisor') ?? 0)));
+await new Promise((r) => counter.listen(0, '127.0.0.1', r));
+console.log(JSON.stringify({ url: k.url, tokenFile: k.tokenFile, caFile: k.caFile, port: k.port, counterPort: counter.address().port }));
 process.stdin.resume();
-process.stdin.on('end', async () => { await k.close(); process.exit(0); });
+process.stdin.on('end', async () => { counter.close(); await k.close(); process.exit(0); });
 `;
 
 /** The agent side: sampler ticks with the kubelet and cgroup sources, then the text baseline. */
@@ -53,7 +57,8 @@ const base = { cluster: 'bench', node: 'node-1', instance: '10.0.0.1:9191' };
 async function phase(sources) {
   let t = 1_700_000_000_000;
   const s = new Sampler({ sources, baseLabels: base, intervalMs: 10_000, deadlineMs: 60_000, now: () => (t += 10_000) });
-  for (let i = 0; i < 3; i++) await s.tick();
+  for (let i = 0; i < 3; i++) { perFile = new Map(); await s.tick(); }
+  maxPerFile = 0;
   const cpu0 = process.cpuUsage();
   let bytes = 0, samples = 0, series = 0, encodeCpu = 0; const walls = [];
   for (let i = 0; i < n; i++) {
@@ -69,7 +74,19 @@ async function phase(sources) {
   const cpu = process.cpuUsage(cpu0);
   return { cpuPerTick: ((cpu.user + cpu.system) / 1e6 - encodeCpu) / n, encodeCpuPerTick: encodeCpu / n, bytesPerTick: bytes / n, samplesPerTick: samples / n, series, walls, readsPerTick: reads };
 }
+// The sources alone, into a counting sink: no Sampler, no label sets.
+const sink = { n: 0, family() {}, add() { this.n++; } };
+const ctx = { now: 1, signal: new AbortController().signal, reportError(r, e) { console.error(r, String(e)); } };
+for (let i = 0; i < 3; i++) { await kubelet.collect(sink, ctx); cgroup.collect(sink, ctx); }
+const raw = { kubelet: 0, cgroup: 0 };
+for (let i = 0; i < n; i++) {
+  let c0 = process.cpuUsage(); await kubelet.collect(sink, ctx); let c = process.cpuUsage(c0); raw.kubelet += (c.user + c.system) / 1e6 / n;
+  perFile = new Map();
+  c0 = process.cpuUsage(); cgroup.collect(sink, ctx); c = process.cpuUsage(c0); raw.cgroup += (c.user + c.system) / 1e6 / n;
+}
 const both = await phase([kubelet, cgroup]);
+const rssBoth = process.memoryUsage().rss;
+const heapBoth = process.memoryUsage().heapUsed;
 const kubeletOnly = await phase([kubelet]);
 const cgroupOnly = await phase([cgroup]);
 const rss = process.memoryUsage().rss;
@@ -120,7 +137,7 @@ for (let i = 0; i < n; i++) {
 }
 const c = process.cpuUsage(c0);
 const text = { cpuPerTick: ((c.user + c.system) / 1e6 - textEncodeCpu) / n, textBytes, series: textSeries, bytesPerTick: textBytesPushed };
-console.log(JSON.stringify({ both, kubeletOnly, cgroupOnly, rss, baseRss, text, maxPerFile }));
+console.log(JSON.stringify({ rssBoth, heapBoth, raw, both, kubeletOnly, cgroupOnly, rss, baseRss, text, maxPerFile }));
 `;
 
 function quantile(xs: number[], q: number): number {
@@ -162,10 +179,10 @@ async function runNode(script: string, args: string[], cwd: string): Promise<str
 }
 
 /** Runs Prometheus for `windowS` after a warm-up; CPU seconds and RSS over the window. */
-async function measurePrometheus(dir: string, name: string, scrapeConfig: string, windowS: number): Promise<{ cpu: number; rss: number; scrapes: number }> {
+async function measurePrometheus(dir: string, name: string, scrapeConfig: string, windowS: number, scrapes: () => Promise<number>): Promise<{ cpu: number; rss: number; scrapes: number }> {
   const port = await freePort();
   const cfgFile = join(dir, `${name}.yml`);
-  writeFileSync(cfgFile, `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n${scrapeConfig}`);
+  writeFileSync(cfgFile, `global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\nscrape_configs:\n${scrapeConfig}`);
   const data = join(dir, `${name}-data`);
   const child: ChildProcess = spawn(PROMETHEUS, [`--config.file=${cfgFile}`, `--storage.tsdb.path=${data}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -175,16 +192,11 @@ async function measurePrometheus(dir: string, name: string, scrapeConfig: string
   try {
     await new Promise((r) => setTimeout(r, 6000));
     if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr}`);
-    const q = async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent('sum(prometheus_target_interval_length_seconds_count)')}`);
-      const body = (await res.json()) as { data: { result: Array<{ value: [number, string] }> } };
-      return Number(body.data.result[0]?.value[1] ?? 0);
-    };
-    const s0 = await q();
+    const s0 = await scrapes();
     const c0 = procCpuSeconds(child.pid!);
     await new Promise((r) => setTimeout(r, windowS * 1000));
     const cpu = procCpuSeconds(child.pid!) - c0;
-    const s1 = await q();
+    const s1 = await scrapes();
     return { cpu, rss: procRss(child.pid!), scrapes: s1 - s0 };
   } finally {
     const exited = new Promise((r) => child.once('exit', r));
@@ -219,7 +231,7 @@ it('pods on a 110-pod / 250-container node: agent vs /metrics/cadvisor text', as
     writeFileSync(join(out, 'agent.mjs'), AGENT);
 
     server = spawn(process.execPath, ['server.mjs', join(work, 'summary.json'), join(work, 'cadvisor.txt')], { cwd: out, stdio: ['pipe', 'pipe', 'pipe'] });
-    const info = await new Promise<{ url: string; tokenFile: string; caFile: string; port: number }>((resolve, reject) => {
+    const info = await new Promise<{ url: string; tokenFile: string; caFile: string; port: number; counterPort: number }>((resolve, reject) => {
       let buf = '';
       server!.stdout!.on('data', (d: Buffer) => {
         buf += d.toString();
@@ -231,6 +243,9 @@ it('pods on a 110-pod / 250-container node: agent vs /metrics/cadvisor text', as
     writeFileSync(cfgFile, JSON.stringify({ ...info, n: N, cgroupRoot, podsFile: join(work, 'pods.json') }));
     type Phase = { cpuPerTick: number; encodeCpuPerTick: number; bytesPerTick: number; samplesPerTick: number; series: number; walls: number[]; readsPerTick: number };
     const r = JSON.parse(await runNode('agent.mjs', [cfgFile], out)) as {
+      raw: { kubelet: number; cgroup: number };
+      rssBoth: number;
+      heapBoth: number;
       both: Phase; kubeletOnly: Phase; cgroupOnly: Phase; rss: number; baseRss: number; maxPerFile: number;
       text: { cpuPerTick: number; textBytes: number; series: number; bytesPerTick: number };
     };
@@ -239,8 +254,9 @@ it('pods on a 110-pod / 250-container node: agent vs /metrics/cadvisor text', as
     if (existsSync(PROMETHEUS)) {
       writeFileSync(join(work, 'token'), readFileSync(info.tokenFile));
       const job = `  - job_name: kubelet\n    scheme: https\n    metrics_path: /metrics/cadvisor\n    tls_config:\n      ca_file: ${info.caFile}\n    authorization:\n      credentials_file: ${join(work, 'token')}\n    static_configs:\n      - targets: ['127.0.0.1:${info.port}']\n`;
-      const idle = await measurePrometheus(work, 'idle', '  - job_name: none\n    static_configs: []\n', PROM_WINDOW_S);
-      const busy = await measurePrometheus(work, 'busy', job, PROM_WINDOW_S);
+      const scrapes = async () => Number(await (await fetch(`http://127.0.0.1:${info.counterPort}/`)).text());
+      const idle = await measurePrometheus(work, 'idle', '  - job_name: none\n    static_configs: []\n', PROM_WINDOW_S, scrapes);
+      const busy = await measurePrometheus(work, 'busy', job, PROM_WINDOW_S, scrapes);
       prom = { cpuPerScrape: (busy.cpu - idle.cpu) / Math.max(1, busy.scrapes), rss: busy.rss, idleRss: idle.rss, scrapes: busy.scrapes };
     }
 
@@ -248,22 +264,27 @@ it('pods on a 110-pod / 250-container node: agent vs /metrics/cadvisor text', as
     const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
     const kb = (b: number) => (b / 1024).toFixed(1);
     const rows = [
-      ['CPU per tick, kubelet + cgroup sources through the Sampler (ms)', ms(r.both.cpuPerTick)],
-      ['… kubelet source alone (HTTPS fetch, JSON parse, series) (ms)', ms(r.kubeletOnly.cpuPerTick)],
-      ['… cgroup source alone (ms)', ms(r.cgroupOnly.cpuPerTick)],
+      ['CPU per tick, the two sources alone into a counting sink (ms)', ms(r.raw.kubelet + r.raw.cgroup)],
+      ['… kubelet source (HTTPS fetch, JSON parse, series) (ms)', ms(r.raw.kubelet)],
+      ['… cgroup source (walk + reads + parse) (ms)', ms(r.raw.cgroup)],
+      ['CPU per tick, both sources through the Sampler (label sets, stale tracking) (ms)', ms(r.both.cpuPerTick)],
+      ['… kubelet source alone through the Sampler (ms)', ms(r.kubeletOnly.cpuPerTick)],
+      ['… cgroup source alone through the Sampler (ms)', ms(r.cgroupOnly.cpuPerTick)],
       ['remote_write encode + snappy per tick (ms)', ms(r.both.encodeCpuPerTick)],
       ['tick wall time p50 / p99 (ms)', `${quantile(r.both.walls, 0.5).toFixed(2)} / ${quantile(r.both.walls, 0.99).toFixed(2)}`],
       ['series per tick', String(r.both.series)],
       ['bytes pushed per tick (snappy protobuf) (KiB)', kb(r.both.bytesPerTick)],
       ['cgroup file reads per tick (max reads of one file)', `${r.cgroupOnly.readsPerTick} (${r.maxPerFile})`],
-      ['agent child RSS after the run (MB)', mb(r.rss)],
+      ['agent child RSS after the Sampler phase (MB; V8 heap in use)', `${mb(r.rssBoth)} (${mb(r.heapBoth)})`],
+      ['agent child RSS after all phases (MB)', mb(r.rss)],
     ];
     const cmp = [
-      ['CPU per tick / per scrape (ms)', ms(r.both.cpuPerTick), ms(r.text.cpuPerTick), prom ? ms(prom.cpuPerScrape) : 'n/a'],
+      ['CPU per tick / per scrape, sources alone (ms)', ms(r.raw.kubelet + r.raw.cgroup), ms(r.text.cpuPerTick), prom ? ms(prom.cpuPerScrape) : 'n/a'],
+      ['CPU per tick through the Sampler (ms)', ms(r.both.cpuPerTick), '—', '—'],
       ['series', String(r.both.series), String(r.text.series), String(r.text.series)],
       ['bytes per tick if pushed by remote_write (KiB)', kb(r.both.bytesPerTick), kb(r.text.bytesPerTick), '—'],
       ['bytes on the wire from the kubelet (KiB)', kb(node.summary.length), kb(r.text.textBytes), kb(r.text.textBytes)],
-      ['RSS (MB)', mb(r.rss), '(same child)', prom ? `${mb(prom.rss)} (idle ${mb(prom.idleRss)})` : 'n/a'],
+      ['RSS (MB)', mb(r.rssBoth), '(same child)', prom ? `${mb(prom.rss)} (idle ${mb(prom.idleRss)})` : 'n/a'],
     ];
     const table = (head: string[], body: string[][]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((x) => `| ${x.join(' | ')} |`)].join('\n');
     const md = `# Pods and containers: kubelet summary + cgroups vs /metrics/cadvisor
@@ -287,11 +308,11 @@ by row from the capture's cAdvisor text, timestamps dropped): "text in Node" fet
 over the same TLS and parses it into label sets (a lower bound for any scraper);
 "Prometheus" is a real Prometheus 2.42 scraping it every second, CPU from /proc/<pid>/stat
 over ${PROM_WINDOW_S} s minus an idle Prometheus over the same window, divided by the
-${prom?.scrapes ?? 0} scrapes (parse + TSDB append).
+${prom?.scrapes ?? 0} scrapes at a 2 s interval (parse + TSDB append).
 
 ${table(['measure', 'kubepulse sources', '/metrics/cadvisor text in Node', 'Prometheus 2.42 scrape'], cmp)}
 
-Ratios: CPU ${(r.both.cpuPerTick / r.text.cpuPerTick).toFixed(2)} × the Node text parse${prom ? `, ${(r.both.cpuPerTick / prom.cpuPerScrape).toFixed(2)} × Prometheus` : ''}; bytes pushed ${(r.both.bytesPerTick / r.text.bytesPerTick).toFixed(2)} × pushing all cAdvisor series.
+Ratios (sources alone): CPU ${((r.raw.kubelet + r.raw.cgroup) / r.text.cpuPerTick).toFixed(2)} × the Node text parse${prom ? `, ${((r.raw.kubelet + r.raw.cgroup) / prom.cpuPerScrape).toFixed(2)} × Prometheus` : ''}; through the Sampler ${(r.both.cpuPerTick / r.text.cpuPerTick).toFixed(2)} × the Node text parse${prom ? `, ${(r.both.cpuPerTick / prom.cpuPerScrape).toFixed(2)} × Prometheus` : ''}; bytes pushed ${(r.both.bytesPerTick / r.text.bytesPerTick).toFixed(2)} × pushing all cAdvisor series.
 The cAdvisor text carries ~${(r.text.series / r.both.series).toFixed(1)}× the series (blkio, tasks, per-interface packet/drop counters, fs
 reads/writes, sockets, the pause container's own rows…), most of which the mixin never reads.
 

@@ -1,22 +1,25 @@
 /**
  * A TCP proxy for fault tests: sits between a client and a server on 127.0.0.1 and,
  * connection by connection, passes bytes through, delays them, cuts the connection
- * after some bytes of the request (mid-body), resets it (RST), or swallows it (accepts
- * and never answers). What each connection gets is decided by `plan(n)` for the n-th
+ * after some bytes of the request (mid-body), resets it (RST), swallows it (accepts
+ * and never answers), or loses the answer of a request the server handled. What each connection gets is decided by `plan(n)` for the n-th
  * connection (0-based), so tests are deterministic.
  */
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 
 export type Fault =
-  | { kind: 'pass' }
-  /** Every chunk in both directions waits `ms`. */
-  | { kind: 'delay'; ms: number }
+  /** Passes bytes; with `dropAfterBytes`, cuts the connection after that many client bytes. */
+  | { kind: 'pass'; dropAfterBytes?: number }
+  /** Every chunk in both directions waits `ms`; `dropAfterBytes` as for pass. */
+  | { kind: 'delay'; ms: number; dropAfterBytes?: number }
   /** Forwards `afterBytes` of the client's bytes upstream, then closes both sides. */
   | { kind: 'drop'; afterBytes: number }
   /** Forwards `afterBytes` of the client's bytes, then sends the client a TCP RST. */
   | { kind: 'reset'; afterBytes: number }
   /** Accepts and reads, never connects upstream, never answers. */
-  | { kind: 'blackhole' };
+  | { kind: 'blackhole' }
+  /** Forwards the request, then closes the client as the answer arrives: stored, never acknowledged. */
+  | { kind: 'lose-answer' };
 
 export interface TcpProxyOptions {
   /** Where connections go. */
@@ -100,13 +103,22 @@ export class TcpProxy {
       from.on('end', () => setTimeout(() => to.end(), delay));
       from.on('close', () => setTimeout(() => to.destroy(), delay));
     };
-    if (fault.kind === 'drop' || fault.kind === 'reset') {
+    if (fault.kind === 'lose-answer') {
+      forward(client, upstream);
+      upstream.once('data', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+      return;
+    }
+    const limit = fault.kind === 'drop' || fault.kind === 'reset' ? fault.afterBytes : fault.dropAfterBytes;
+    if (limit !== undefined) {
       const cut = () => {
         if (fault.kind === 'reset') client.resetAndDestroy();
         else client.destroy();
         upstream.destroy();
       };
-      forward(client, upstream, fault.afterBytes, cut);
+      forward(client, upstream, limit, cut);
       forward(upstream, client);
     } else {
       forward(client, upstream);

@@ -27,18 +27,20 @@ describe('faulty network between agent and collector', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('delivers every sample through delays, mid-body drops, resets and black holes', async () => {
+  it('delivers every sample through delays, mid-body drops, resets, black holes and lost answers', async () => {
     dir = mkdtempSync(join(tmpdir(), 'kp-proxy-'));
     collector = await startCollector(join(dir, 'db'));
-    // A fixed rotation of faults; one connection in five passes cleanly.
+    // A fixed rotation of faults. Kept-alive connections that pass or delay are cut too,
+    // after some tens of requests, so each kind of fault comes round again.
     const rotation: Fault[] = [
       { kind: 'drop', afterBytes: 700 },
-      { kind: 'delay', ms: 30 },
+      { kind: 'delay', ms: 30, dropAfterBytes: 5_000 },
       { kind: 'reset', afterBytes: 300 },
       { kind: 'blackhole' },
       { kind: 'drop', afterBytes: 40 },
-      { kind: 'pass' },
-      { kind: 'reset', afterBytes: 2000 },
+      { kind: 'pass', dropAfterBytes: 8_000 },
+      { kind: 'reset', afterBytes: 3000 },
+      { kind: 'lose-answer' },
     ];
     proxy = await TcpProxy.start({ target: { host: '127.0.0.1', port: collector.port }, plan: (n) => rotation[n % rotation.length] });
     let rejected = 0;
@@ -62,6 +64,6 @@ describe('faulty network between agent and collector', () => {
     expect(rejected).toBe(0);
     expect(checkComplete(collector.store, 'n1', SERIES, TICKS, t0, STEP)).toEqual([]);
     // Every kind of fault was met, more than once.
-    for (const kind of ['drop', 'delay', 'reset', 'blackhole', 'pass'] as const) expect(proxy.faults.filter((k) => k === kind).length).toBeGreaterThan(1);
+    for (const kind of ['drop', 'delay', 'reset', 'blackhole', 'pass', 'lose-answer'] as const) expect(proxy.faults.filter((k) => k === kind).length).toBeGreaterThan(1);
   });
 });

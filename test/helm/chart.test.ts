@@ -21,6 +21,7 @@ import {
   ciValuesFiles,
   ensureRenderer,
   findDoc,
+  mergedValues,
   renderChart,
   renderNotes,
   type RenderedDoc,
@@ -46,7 +47,8 @@ let tmp: string;
 
 beforeAll(() => {
   ensureRenderer();
-  for (const c of CASES) renders.set(c.name, renderChart({ valuesFiles: c.valuesFiles, apiVersions: c.apiVersions }));
+  // Strict, as `helm lint --strict`: a template reading a value that does not exist fails.
+  for (const c of CASES) renders.set(c.name, renderChart({ valuesFiles: c.valuesFiles, apiVersions: c.apiVersions, strict: true }));
   tmp = mkdtempSync(join(tmpdir(), 'kubepulse-chart-'));
 });
 
@@ -54,6 +56,7 @@ afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
+const mergedValuesOf = (c: Case): any => mergedValues({ valuesFiles: c.valuesFiles });
 const docsOf = (name: string): RenderedDoc[] => {
   const d = renders.get(name);
   if (!d) throw new Error(`no render ${name}`);
@@ -137,6 +140,21 @@ describe.each(CASES)('render: $name', (c) => {
         expect(ctr.resources?.requests, `${where} requests`).toBeDefined();
       }
       expect(spec.hostIPC ?? false, what).toBe(false);
+    }
+  });
+
+  it('every pod but the agent meets the Pod Security "restricted" level', () => {
+    // https://kubernetes.io/docs/concepts/security/pod-security-standards/ (restricted):
+    // volume types, host namespaces, host ports, privilege, capabilities, seccomp, non-root.
+    const allowedVolumes = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
+    for (const { what, spec } of podSpecs(objects(c.name)).filter((p) => !p.what.startsWith('DaemonSet'))) {
+      expect(spec.hostNetwork ?? false, what).toBe(false);
+      expect(spec.hostPID ?? false, what).toBe(false);
+      for (const v of spec.volumes ?? []) {
+        const type = Object.keys(v).find((k) => k !== 'name')!;
+        expect(allowedVolumes.has(type), `${what} volume ${v.name} (${type})`).toBe(true);
+      }
+      for (const ctr of spec.containers) for (const port of ctr.ports ?? []) expect(port.hostPort, `${what} hostPort`).toBeUndefined();
     }
   });
 
@@ -378,12 +396,22 @@ describe('collector StatefulSet, config and rules', () => {
     expect(ctr.volumeMounts.find((m: any) => m.name === 'data').mountPath).toBe('/data');
     expect(s.spec.volumeClaimTemplates).toHaveLength(1);
     expect(s.spec.volumeClaimTemplates[0].metadata.name).toBe('data');
-    expect(s.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } });
+    expect(s.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } } });
     expect(s.spec.template.spec.securityContext.fsGroup).toBe(65534);
     expect(ctr.livenessProbe.httpGet).toEqual({ path: '/-/healthy', port: 'http' });
     expect(ctr.readinessProbe.httpGet).toEqual({ path: '/-/ready', port: 'http' });
     expect(Number(a.get('listen')!.split(':').pop())).toBe(ctr.ports[0].containerPort);
     expect(s.spec.template.metadata.annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it.each([
+    { set: ['collector.persistence.size=1.5Ti'], want: Math.floor(0.9 * 1.5 * 2 ** 40) },
+    { set: ['collector.persistence.size=500M'], want: 450_000_000 },
+    { set: ['collector.persistence.size=500M', 'collector.config.storage.max_bytes=1000'], want: 1000 },
+    { set: ['collector.persistence.enabled=false'], want: 0 },
+  ])('storage.max_bytes from $set', ({ set, want }) => {
+    const cm = findDoc(renderChart({ set }), 'ConfigMap', 'kubepulse-collector');
+    expect(YAML.parse(cm.data['collector.yaml']).storage.max_bytes).toBe(want);
   });
 
   it('persistence.storageClass "-" asks for no class; persistence off uses an emptyDir', () => {
@@ -394,15 +422,17 @@ describe('collector StatefulSet, config and rules', () => {
   });
 
   it('the config file is mounted where --config points, with rule_files matching the mounted rules', () => {
-    const docs = docsOf('defaults');
-    const s = sts(docs);
+    const docs = docsOf(full);
+    const s = sts(docs, 'pulse-collector');
     const files = mountedFiles(docs, s);
     const configPath = args(s.spec.template.spec.containers[0]).get('config')!;
     expect(files.has(configPath)).toBe(true);
     const cfg = YAML.parse(files.get(configPath)!);
-    expect(cfg).toMatchObject({
+    const defaultsCfg = YAML.parse(findDoc(docsOf('defaults'), 'ConfigMap', 'kubepulse-collector').data['collector.yaml']);
+    expect(defaultsCfg).toMatchObject({
       cluster: 'default',
-      storage: { retention: '15d', rollup_retention: '90d', out_of_order_window: '1h', max_bytes: 0 },
+      // max_bytes 0 becomes 90% of the volume: a full volume would stop ingestion.
+      storage: { retention: '15d', rollup_retention: '90d', out_of_order_window: '1h', max_bytes: Math.floor(0.9 * 20 * 2 ** 30) },
       evaluation_interval: '1m',
       auth: {
         kubernetes: {
@@ -412,9 +442,13 @@ describe('collector StatefulSet, config and rules', () => {
         },
         open_metrics: true,
       },
+      default_rules: { enabled: true, rules: {} },
     });
+    // No rule files but the built-in pack by default: no rule_files at all.
+    expect(defaultsCfg.rule_files).toBeUndefined();
+    expect(cfg.default_rules).toEqual({ enabled: true, rules: { CPUThrottlingHigh: false } });
     const ruleFiles = [...files.keys()].filter((f) => f !== configPath);
-    expect(ruleFiles).toEqual(['/etc/kubepulse/rules/kubepulse-default.yaml']);
+    expect(ruleFiles).toEqual(['/etc/kubepulse/rules/team-a.yaml', '/etc/kubepulse/rules/team-b.yaml']);
     const globs: string[] = cfg.rule_files;
     const toRe = (g: string) => new RegExp('^' + g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*') + '$');
     for (const f of ruleFiles) expect(globs.some((g) => toRe(g).test(f)), f).toBe(true);
@@ -431,6 +465,7 @@ describe('collector StatefulSet, config and rules', () => {
     const { buildAlertingConfig } = await import('../../collector/notifier/config.js');
     const { loadRuleFiles } = await import('../../collector/rules/rule-file.js');
     const { lezerExprValidator } = await import('../../collector/rules/lezer-validator.js');
+    const { defaultRuleGroups } = await import('../../collector/rules/default-rules/index.js');
     const { isValidLabelName, parseDuration } = await import('../../shared/index.js');
 
     const docs = docsOf(c.name);
@@ -474,6 +509,14 @@ describe('collector StatefulSet, config and rules', () => {
           expect(() => buildAlertingConfig(JSON.parse(text))).not.toThrow();
           break;
         }
+        case 'default_rules': {
+          const groups = defaultRuleGroups(value);
+          expect(groups.length > 0, 'default rules on means some groups').toBe(value.enabled);
+          for (const [name, on] of Object.entries(value.rules)) {
+            expect(groups.some((g) => g.rules.some((r) => r.name === name)), `default rule ${name}`).toBe(on);
+          }
+          break;
+        }
         case 'rule_files': {
           const patterns = (value as string[]).map((g) => g.replace(/^\/etc\/kubepulse\//, `${dir}/`));
           const groups = loadRuleFiles(patterns, lezerExprValidator);
@@ -496,7 +539,7 @@ describe('collector StatefulSet, config and rules', () => {
   it.each(CASES)('$name: promtool accepts every mounted rule file', (c) => {
     const docs = docsOf(c.name);
     const files = [...mountedFiles(docs, sts(docs, docs.find((d) => d.object.kind === 'StatefulSet')!.object.metadata.name)).entries()].filter(([p]) => p.includes('/rules/'));
-    if (c.name === 'ci/03-minimal-values.yaml') expect(files).toEqual([]);
+    expect(files.length > 0).toBe(Object.keys(mergedValuesOf(c).collector.rules.extra).length > 0);
     for (const [p, text] of files) {
       const file = join(tmp, `${c.name.replace(/\W+/g, '-')}-${p.split('/').pop()}`);
       writeFileSync(file, text);
@@ -517,17 +560,20 @@ describe('collector StatefulSet, config and rules', () => {
     expect(res.status, `${res.stdout}${res.stderr}`).toBe(0);
   });
 
-  it('rules: the default pack switches off; extra files come from values, objects and strings alike', () => {
+  it('rules: extra files come from values, objects and strings alike; none means no rules volume', () => {
     const fullRules = findDoc(docsOf(full), 'ConfigMap', 'pulse-collector-rules').data;
-    expect(Object.keys(fullRules).sort()).toEqual(['kubepulse-default.yaml', 'team-a.yaml', 'team-b.yaml']);
+    expect(Object.keys(fullRules).sort()).toEqual(['team-a.yaml', 'team-b.yaml']);
     expect(YAML.parse(fullRules['team-a.yaml']).groups[0].rules[0].alert).toBe('TeamAHighErrorRate');
     expect(YAML.parse(fullRules['team-b.yaml']).groups[0].rules[0].record).toBe('team_b:http_requests:rate5m');
-    const op = findDoc(docsOf('ci/04-operator-values.yaml'), 'ConfigMap', 'kubepulse-collector-rules').data;
-    expect(Object.keys(op)).toEqual(['kubepulse-default.yaml', 'only-extra.yaml']);
-    const none = renderChart({ set: ['collector.rules.defaultRules=false'] });
-    expect(findDoc(none, 'ConfigMap', 'kubepulse-collector-rules').data).toEqual({});
-    const vol = findDoc(none, 'StatefulSet', 'kubepulse-collector').spec.template.spec.volumes.find((v: any) => v.name === 'config');
+    expect(findDoc(docsOf('defaults'), 'ConfigMap', 'kubepulse-collector-rules').data).toEqual({});
+    const vol = findDoc(docsOf('defaults'), 'StatefulSet', 'kubepulse-collector').spec.template.spec.volumes.find((v: any) => v.name === 'config');
     expect(vol.projected.sources).toHaveLength(1);
+  });
+
+  it('a default-rule switch naming no rule is refused by the collector\'s rule pack', async () => {
+    const { defaultRuleGroups } = await import('../../collector/rules/default-rules/index.js');
+    const cm = findDoc(renderChart({ set: ['collector.rules.defaults.rules.NoSuchAlert=false'] }), 'ConfigMap', 'kubepulse-collector');
+    expect(() => defaultRuleGroups(YAML.parse(cm.data['collector.yaml']).default_rules)).toThrow(/NoSuchAlert/);
   });
 
   it('mounts the receiver Secret read-only only when one is named', () => {
@@ -625,6 +671,25 @@ describe('helm test pod', () => {
   });
 });
 
+describe('names', () => {
+  it('a 53-character release name (helm\'s limit) keeps names within 63 characters, workloads within 52, suffixes whole', () => {
+    const name = 'r'.repeat(53);
+    const objs = renderChart({ name }).map((d) => d.object);
+    for (const o of objs) expect(o.metadata.name.length, `${o.kind} ${o.metadata.name}`).toBeLessThanOrEqual(63);
+    // Workloads: the controller-revision-hash label (name + '-' + 10 characters) must fit in 63.
+    const ds = objs.find((o) => o.kind === 'DaemonSet');
+    const sts = objs.find((o) => o.kind === 'StatefulSet');
+    expect(ds.metadata.name).toMatch(/^r{46}-agent$/);
+    expect(sts.metadata.name).toMatch(/^r{42}-collector$/);
+  });
+
+  it('a release name containing the chart name is used alone; fullnameOverride wins', () => {
+    expect(renderChart({ name: 'my-kubepulse' }).map((d) => d.object.metadata.name)).toContain('my-kubepulse-agent');
+    expect(renderChart({ name: 'mon' }).map((d) => d.object.metadata.name)).toContain('mon-kubepulse-agent');
+    expect(objects(full).map((o) => o.metadata.name)).toContain('pulse-agent');
+  });
+});
+
 describe('NOTES.txt and template errors', () => {
   it('prints the port-forward and the first query', () => {
     const notes = renderNotes();
@@ -639,9 +704,10 @@ describe('NOTES.txt and template errors', () => {
     { name: 'bad digest', set: ['image.digest=latest'], want: 'image.digest must start with sha256:' },
     { name: 'missing ServiceAccount name', set: ['agent.serviceAccount.create=false'], want: 'agent.serviceAccount.name must be set' },
     { name: 'bad rule file name', set: ['collector.rules.extra.Bad_Name=groups: []'], want: 'collector.rules.extra: "Bad_Name" is not a valid file name' },
+    { name: 'volume size not a quantity', set: ['collector.persistence.size=10GB'], want: '"10GB" is not a Kubernetes storage quantity' },
+    { name: 'ServiceMonitor without open /metrics', set: ['collector.serviceMonitor.force=true', 'collector.auth.openMetrics=false'], want: 'collector.serviceMonitor scrapes without a token' },
     { name: 'nothing could push', set: ['agent.enabled=false'], want: 'collector.auth.extraPushers must name at least one identity when agent.enabled is false' },
     { name: 'test pod without a reader', set: ['collector.auth.createReader=false'], want: 'tests.enabled needs collector.auth.createReader' },
-    { name: 'rule file clashing with the default pack', set: ['collector.rules.extra.kubepulse-default=groups: []'], want: 'clashes with a default rule file' },
   ])('$name: fails with a message naming the value', ({ set, want }) => {
     let err: unknown;
     try {

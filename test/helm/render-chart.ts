@@ -33,6 +33,8 @@ export interface RenderOptions {
   readonly apiVersions?: readonly string[];
   readonly name?: string;
   readonly namespace?: string;
+  /** Fail on references to missing values, as `helm lint --strict` does. */
+  readonly strict?: boolean;
 }
 
 /** One rendered YAML document and the template it came from. */
@@ -89,6 +91,7 @@ function args(opts: RenderOptions): string[] {
   for (const f of opts.valuesFiles ?? []) a.push('-f', f.startsWith('/') ? f : join(CHART_DIR, f));
   for (const s of opts.set ?? []) a.push('--set', s);
   for (const v of opts.apiVersions ?? []) a.push('--api-versions', v);
+  if (opts.strict) a.push('--strict');
   return a;
 }
 

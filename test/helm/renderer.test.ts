@@ -72,6 +72,13 @@ describe('kubepulse-render', () => {
     });
   });
 
+  it('--strict fails on a missing value, as helm lint --strict does', () => {
+    expect(render().status).toBe(0);
+    const r = render('--strict');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/map has no entry for key "nope"/);
+  });
+
   it('--set on a list index replaces the whole list, as helm does', () => {
     expect((docs('--set', 'list[1]=z')['values.yaml'].values as Record<string, unknown>).list).toEqual([null, 'z']);
   });

@@ -226,6 +226,20 @@ describe('fake apiserver through client-node', () => {
     expect((await review('bad')).status.authenticated).toBe(false);
   });
 
+  it('requires a known bearer token when asked to, and ends watches after timeoutSeconds', async () => {
+    const strict = await FakeApiServer.start({ requireAuth: true, tokens: { t1: { username: 'u' } } });
+    try {
+      await expect(kubeconfigFor(strict, { token: 't1' }).makeApiClient(CoreV1Api).listNode()).resolves.toMatchObject({ items: [] });
+      await expect(kubeconfigFor(strict, { token: 'nope' }).makeApiClient(CoreV1Api).listNode()).rejects.toMatchObject({ code: 401 });
+    } finally {
+      await strict.close();
+    }
+    const t0 = Date.now();
+    const { events } = await rawWatch('/api/v1/nodes?watch=true&timeoutSeconds=0.2', 5000);
+    expect(events).toEqual([]);
+    expect(Date.now() - t0).toBeLessThan(4000); // ended by the server, not by the client's 5 s
+  });
+
   it('loads every kind of fixture file', () => {
     expect(loadFixtureObjects('k8s-api-objects/datadog/pods_crashed.json').every((o) => o.kind === 'Pod' && o.apiVersion === 'v1')).toBe(true);
     expect(loadFixtureObjects('k8s-api-objects/k9s/ev.json')[0].kind).toBe('Event');

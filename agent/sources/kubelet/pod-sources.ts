@@ -12,7 +12,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
 import type { Logger, Service } from '../../../shared/index.js';
-import { KubepulseError, noopLogger } from '../../../shared/index.js';
+import { KubepulseError, errorMessage, noopLogger } from '../../../shared/index.js';
 import type { Source } from '../source.js';
 import { PodWatcher } from '../../discovery/pod-watcher.js';
 import { CgroupSource } from '../cgroup/cgroup-source.js';
@@ -110,8 +110,16 @@ export function createPodSources(opts: PodSourcesOptions): PodSources {
   if (opts.kubeletUrl) {
     const kubelet = new KubeletSource({ kubelet: kubeletOpts(opts.kubeletUrl), targetLabels: opts.targetLabels, metrics });
     const cgroup = new CgroupSource({ root: cgroupRoot, mode: 'kubernetes', podIndex: kubelet.summaryPodIndex(), targetLabels: opts.targetLabels });
+    const sources: Source[] = [kubelet];
+    try {
+      // Against a remote kubelet (`--once` from a laptop) there may be no cgroupfs here at all.
+      cgroup.detect();
+      sources.push(cgroup);
+    } catch (err) {
+      log.info({ cgroupRoot, err: errorMessage(err) }, 'No cgroups readable: kubelet series only');
+    }
     log.info({ mode: 'kubelet-only', kubelet: opts.kubeletUrl, cgroupRoot }, 'Pod sources');
-    return { mode: 'kubelet-only', sources: [kubelet, cgroup], services: [] };
+    return { mode: 'kubelet-only', sources, services: [] };
   }
   log.info({ mode: 'host', cgroupRoot }, 'Pod sources: no Kubernetes API and no kubelet URL, every cgroup is a container');
   return { mode: 'host', sources: [new CgroupSource({ root: cgroupRoot, mode: 'host', targetLabels: opts.targetLabels })], services: [] };

@@ -23,14 +23,16 @@ when it already contains the chart name.
 {{- end }}
 
 {{/*
-Names of the two workloads; the suffix is kept whole by truncating the prefix.
+Names of the two workloads, at most 52 characters: the controller-revision-hash label
+(name, "-", 10 characters) must fit in 63. The suffix is kept whole by truncating the
+prefix. Objects named after a workload plus a suffix stay within 63.
 */}}
 {{- define "kubepulse.agent.fullname" -}}
-{{- printf "%s-agent" (include "kubepulse.fullname" . | trunc 57 | trimSuffix "-") }}
+{{- printf "%s-agent" (include "kubepulse.fullname" . | trunc 46 | trimSuffix "-") }}
 {{- end }}
 
 {{- define "kubepulse.collector.fullname" -}}
-{{- printf "%s-collector" (include "kubepulse.fullname" . | trunc 53 | trimSuffix "-") }}
+{{- printf "%s-collector" (include "kubepulse.fullname" . | trunc 42 | trimSuffix "-") }}
 {{- end }}
 
 {{/*
@@ -125,22 +127,15 @@ Where the agents push.
 {{- end }}
 
 {{/*
-Rule files of the collector: file name -> content. Default pack from files/rules, then
-collector.rules.extra (objects rendered with toYaml, strings kept as written).
+Rule files of the collector from collector.rules.extra: file name -> content (objects
+rendered with toYaml, strings kept as written), as JSON. The default pack is built into
+the collector and switched with default_rules.
 */}}
 {{- define "kubepulse.collector.ruleFiles" -}}
 {{- $files := dict }}
-{{- if .Values.collector.rules.defaultRules }}
-{{- range $path, $_ := .Files.Glob "files/rules/*.yaml" }}
-{{- $_ := set $files (base $path) ($.Files.Get $path) }}
-{{- end }}
-{{- end }}
 {{- range $name, $content := .Values.collector.rules.extra }}
 {{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $name) }}
 {{- fail (printf "collector.rules.extra: %q is not a valid file name (lowercase letters, digits and '-')." $name) }}
-{{- end }}
-{{- if hasKey $files (printf "%s.yaml" $name) }}
-{{- fail (printf "collector.rules.extra: %q clashes with a default rule file." $name) }}
 {{- end }}
 {{- if kindIs "string" $content }}
 {{- $_ := set $files (printf "%s.yaml" $name) $content }}
@@ -152,10 +147,25 @@ collector.rules.extra (objects rendered with toYaml, strings kept as written).
 {{- end }}
 
 {{/*
+Bytes in a Kubernetes quantity such as 10Gi, 1.5T or 500M (the units values.schema.json
+allows), as a float.
+*/}}
+{{- define "kubepulse.quantityBytes" -}}
+{{- $q := toString . }}
+{{- $num := regexFind "^[0-9]+(\\.[0-9]+)?" $q }}
+{{- $unit := trimPrefix $num $q }}
+{{- $mult := dict "" 1 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "Pi" 1125899906842624 "Ei" 1152921504606846976 }}
+{{- if or (not $num) (not (hasKey $mult $unit)) }}
+{{- fail (printf "%q is not a Kubernetes storage quantity (e.g. 20Gi)." $q) }}
+{{- end }}
+{{- mulf $num (get $mult $unit) }}
+{{- end }}
+
+{{/*
 Name of the ServiceAccount that may query the collector.
 */}}
 {{- define "kubepulse.reader.serviceAccountName" -}}
-{{- printf "%s-reader" (include "kubepulse.fullname" . | trunc 56 | trimSuffix "-") }}
+{{- printf "%s-reader" (include "kubepulse.fullname" . | trunc 45 | trimSuffix "-") }}
 {{- end }}
 
 {{/*
@@ -165,7 +175,15 @@ The collector's configuration file: collector.config plus what the chart knows
 {{- define "kubepulse.collector.config" -}}
 {{- $cfg := deepCopy .Values.collector.config }}
 {{- $_ := set $cfg "cluster" (required "global.cluster must be set." .Values.global.cluster) }}
+{{- $ruleFiles := include "kubepulse.collector.ruleFiles" . | fromJson }}
+{{- if $ruleFiles }}
 {{- $_ := set $cfg "rule_files" (list "/etc/kubepulse/rules/*.yaml") }}
+{{- end }}
+{{- $_ := set $cfg "default_rules" (dict "enabled" .Values.collector.rules.defaults.enabled "rules" .Values.collector.rules.defaults.rules) }}
+{{- /* A full volume stops ingestion: cap the store below the volume unless told otherwise. */}}
+{{- if and .Values.collector.persistence.enabled (eq (int64 (default 0 $cfg.storage.max_bytes)) 0) }}
+{{- $_ := set $cfg.storage "max_bytes" (mulf (include "kubepulse.quantityBytes" .Values.collector.persistence.size) 0.9 | floor | int64) }}
+{{- end }}
 {{- $ns := include "kubepulse.namespace" . }}
 {{- /* Start from the values' lists: sprig's list/concat give nil (YAML null) when empty. */}}
 {{- $pushers := .Values.collector.auth.extraPushers }}

@@ -13,7 +13,7 @@
 //
 //	kubepulse-render --chart DIR [--name R] [--namespace NS] [-f values.yaml]...
 //	    [--set k=v]... [--set-string k=v]... [--api-versions G/V]... [--kube-version v1.31.0]
-//	    [--notes | --dump-values]
+//	    [--strict] [--notes | --dump-values]
 //
 // Output is helm's: a stream of YAML documents, each preceded by `---` and a
 // `# Source: <chart>/templates/<file>` comment. Errors go to stderr with exit status 1.
@@ -149,6 +149,7 @@ func run(args []string) error {
 	kubeVersion := fs.String("kube-version", "v1.31.0", "Kubernetes version for .Capabilities.KubeVersion")
 	notes := fs.Bool("notes", false, "print the rendered NOTES.txt instead of the manifests")
 	dumpValues := fs.Bool("dump-values", false, "print the coalesced values as JSON instead of the manifests")
+	strict := fs.Bool("strict", false, "fail on a reference to a missing value (missingkey=error, as `helm lint --strict`)")
 	var valueFiles, sets, setStrings, apiVersions stringList
 	fs.Var(&valueFiles, "f", "values file (repeatable)")
 	fs.Var(&valueFiles, "values", "values file (repeatable)")
@@ -223,7 +224,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	rendered, err := render(templates, meta, values, release, caps, files)
+	rendered, err := render(templates, meta, values, release, caps, files, *strict)
 	if err != nil {
 		return err
 	}
@@ -572,7 +573,7 @@ func fromYAML(s string) map[string]interface{} {
 
 const recursionMaxNums = 1000
 
-func render(templates map[string]string, meta *Metadata, values map[string]interface{}, release map[string]interface{}, caps Capabilities, files Files) (map[string]string, error) {
+func render(templates map[string]string, meta *Metadata, values map[string]interface{}, release map[string]interface{}, caps Capabilities, files Files, strict bool) (map[string]string, error) {
 	root := template.New("gotpl")
 	includedNames := map[string]int{}
 	funcs := sprig.TxtFuncMap()
@@ -642,7 +643,11 @@ func render(templates map[string]string, meta *Metadata, values map[string]inter
 	funcs["lookup"] = func(apiVersion, kind, namespace, name string) (map[string]interface{}, error) {
 		return map[string]interface{}{}, nil
 	}
-	root.Funcs(funcs).Option("missingkey=zero")
+	if strict {
+		root.Funcs(funcs).Option("missingkey=error")
+	} else {
+		root.Funcs(funcs).Option("missingkey=zero")
+	}
 
 	// Partials first so their definitions exist whatever the order (helm sorts the same way).
 	names := make([]string, 0, len(templates))

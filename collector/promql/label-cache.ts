@@ -1,0 +1,35 @@
+/**
+ * Identity caches for label-set transformations. A series keeps the same `Labels` array
+ * for the whole query, so deriving (dropping `__name__`, grouping, matching signatures)
+ * once per array instead of once per step turns most per-step label work into a
+ * WeakMap lookup, and keeps derived arrays identical across steps so callers up the tree
+ * hit their caches too.
+ */
+import type { Labels } from '../../shared/index.js';
+import { labelsKey } from '../../shared/index.js';
+
+/** A unary function of a label set, memoised by the set's identity. */
+export function memoLabels<T>(fn: (ls: Labels) => T): (ls: Labels) => T {
+  const cache = new WeakMap<Labels, T>();
+  return (ls) => {
+    let v = cache.get(ls);
+    if (v === undefined) {
+      v = fn(ls);
+      cache.set(ls, v);
+    }
+    return v;
+  };
+}
+
+/** `labelsKey`, memoised by identity. */
+export const keyOf: (ls: Labels) => string = memoLabels(labelsKey);
+
+/** Per-owner memo: one cache for each owner object (an AST node, a matching spec). */
+export function memoPerOwner<O extends object, T>(make: (owner: O) => (ls: Labels) => T): (owner: O) => (ls: Labels) => T {
+  const owners = new WeakMap<O, (ls: Labels) => T>();
+  return (owner) => {
+    let f = owners.get(owner);
+    if (!f) owners.set(owner, (f = memoLabels(make(owner))));
+    return f;
+  };
+}
