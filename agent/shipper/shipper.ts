@@ -72,6 +72,8 @@ export interface ShipperOptions {
   spoolSegmentBytes?: number;
   /** fsync every spooled request, not only sealed segments. Default false. */
   spoolFsync?: boolean;
+  /** Merge the requests of segments sealed during an outage (labels stored once per series). Default true. */
+  spoolCompact?: boolean;
   /** Pace of the backlog after an outage, samples per second. Default 20,000. */
   backfillSamplesPerSecond?: number;
   /** A request younger than this is live and skips the backlog. Default 30 s. */
@@ -153,6 +155,7 @@ export class Shipper {
       maxBytes: dir ? (opts.spoolMaxBytes ?? 256 * 1024 * 1024) : Math.min(opts.spoolMaxBytes ?? memCap, memCap),
       segmentBytes: opts.spoolSegmentBytes,
       fsync: opts.spoolFsync,
+      compact: opts.spoolCompact,
       maxSeriesPerRecord: opts.maxSeriesPerRequest,
       logger: opts.logger,
       now: this.now,

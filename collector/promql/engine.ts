@@ -128,17 +128,18 @@ export class Engine {
     return this.exec(queryable, e, start, end, step, opts);
   }
 
-  private exec(queryable: Queryable, e: Expr, start: number, end: number, step: number, opts: QueryOptions): QueryResult {
+  private async exec(queryable: Queryable, e: Expr, start: number, end: number, step: number, opts: QueryOptions): Promise<QueryResult> {
     const began = this.now();
     const timeout = Math.min(this.timeoutMs, opts.timeoutMs ?? Infinity);
     const ev = new Evaluator(this, start, end, step, began + timeout, this.now);
     const queriers: Querier[] = [];
     try {
       ev.select(queryable, e, queriers);
-      const value = step === 0 ? ev.instant(e) : ev.range(e);
+      ev.checkDeadline();
+      const value = step === 0 ? ev.instant(e) : await ev.range(e);
       const took = this.now() - began;
-      if (took > 1000) this.log.debug({ tookMs: took, samples: ev.peakSamples }, 'slow query');
-      return { value, warnings: [...ev.warnings], samples: ev.peakSamples };
+      if (took > 1000) this.log.debug({ tookMs: took, samples: ev.samples }, 'slow query');
+      return { value, warnings: [...ev.warnings], samples: ev.samples };
     } finally {
       for (const q of queriers) q.close();
     }
@@ -160,6 +161,7 @@ interface MatrixResult {
 }
 
 const SUBQUERY_MEMO_LIMIT = 1_000_000;
+const YIELD_EVERY_MS = 20;
 
 /** Count of samples with time ≤ T, starting from a hint (usually the previous answer). */
 function seekAfter(t: ArrayLike<number>, T: number, hint: number): number {
@@ -231,7 +233,7 @@ function absentLabels(arg: Expr): Labels {
 
 class Evaluator {
   readonly warnings = new Set<string>();
-  peakSamples = 0;
+  samples = 0;
   private selected = new Map<VectorSelector, SelSeries[]>();
   private matrixSelected = new Map<MatrixSelector, SelSeries[]>();
   private memo = new Map<SubqueryExpr, Map<number, Vector>>();
@@ -259,13 +261,13 @@ class Evaluator {
     return a;
   }
 
-  private checkDeadline(): void {
+  checkDeadline(): void {
     if (this.now() > this.deadline) throw timeoutError('expression evaluation');
   }
 
   private addSamples(n: number, where: string): void {
-    this.peakSamples += n;
-    if (this.peakSamples > this.engine.maxSamples) throw tooManySamplesError(where);
+    this.samples += n;
+    if (this.samples > this.engine.maxSamples) throw tooManySamplesError(where);
   }
 
   // ---- selection ---------------------------------------------------------------------
@@ -358,7 +360,11 @@ class Evaluator {
     }
   }
 
-  range(e: Expr): QueryValue {
+  /**
+   * Evaluates every step. Yields to the event loop every few milliseconds so a long
+   * query delays ingest and other requests by at most that much.
+   */
+  async range(e: Expr): Promise<QueryValue> {
     walk(e, (n) => {
       if (n.kind === 'Call' && (n.func === 'sort' || n.func === 'sort_desc')) {
         this.warnings.add('PromQL warning: sort is ineffective for range queries since results are always ordered by labels');
@@ -366,8 +372,13 @@ class Evaluator {
     });
     const isScalar = exprType(e) === 'scalar';
     const out = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
+    let lastYield = performance.now();
     for (let t = this.start; t <= this.end; t += this.step) {
       this.checkDeadline();
+      if (performance.now() - lastYield > YIELD_EVERY_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
       if (isScalar) {
         let s = out.get('');
         if (!s) out.set('', (s = { labels: [], t: [], v: [] }));

@@ -34,7 +34,7 @@ export interface QueryResult {
   readonly value: QueryValue;
   /** Non-fatal problems (Prometheus's annotations), as the API's `warnings`. */
   readonly warnings: readonly string[];
-  /** Samples the query held at its peak (the `maxSamples` measure). */
+  /** Samples the query loaded plus points it produced (what `maxSamples` limits). */
   readonly samples: number;
 }
 

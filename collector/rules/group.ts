@@ -106,6 +106,10 @@ export class Group {
           const res = await rule.eval(vector, t, this.limit);
           out = res.samples;
           if (this.firstEval && rule.forMs > 0) await this.restore(rule, t);
+          if (this.firstEval && this.deps.history) {
+            const h = this.deps.history;
+            h.closeVanished(rule.name, new Set(rule.alerts().map((a) => h.fingerprintOf(a))), t);
+          }
           this.deps.history?.record(rule.name, res.transitions, rule.alerts(), t);
           if (res.transitions.length) this.deps.onTransitions?.(res.transitions);
           if (this.deps.notify) {

@@ -113,7 +113,8 @@ export class AlertHistory {
         `INSERT INTO alert_episodes (fingerprint, rule, labels, annotations, state, pending_at, last_seen_at, first_value, peak_value, last_value)
          VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
       ),
-      fire: this.db.prepare(`UPDATE alert_episodes SET state = 'firing', fired_at = ?, last_seen_at = ? WHERE id = ?`),
+      // A restored alert fires again after a restart: keep the first firing time.
+      fire: this.db.prepare(`UPDATE alert_episodes SET state = 'firing', fired_at = COALESCE(fired_at, ?), last_seen_at = ? WHERE id = ?`),
       close: this.db.prepare(`UPDATE alert_episodes SET state = ?, resolved_at = ?, last_seen_at = ? WHERE id = ?`),
       touch: this.db.prepare(
         `UPDATE alert_episodes SET last_seen_at = ?, last_value = ?, peak_value = ?, annotations = ? WHERE id = ?`,
@@ -183,6 +184,22 @@ export class AlertHistory {
       out.set(r.fingerprint, { activeAt: r.pending_at, downAt: r.last_seen_at });
     }
     return out;
+  }
+
+  /**
+   * Closes open episodes of `rule` whose alert is no longer active (it ended while the
+   * collector was down); called once after a restart. Returns how many were closed.
+   */
+  closeVanished(rule: string, activeFingerprints: ReadonlySet<string>, t: number): number {
+    let n = 0;
+    this.db.transaction(() => {
+      for (const r of this.stmts.openAll.all(rule) as Array<{ id: number; fingerprint: string; state: string }>) {
+        if (activeFingerprints.has(r.fingerprint)) continue;
+        this.stmts.close.run(r.state === 'firing' ? 'resolved' : 'inactive', t, t, r.id);
+        n++;
+      }
+    })();
+    return n;
   }
 
   /** Records a delivery attempt; linked to the alert's latest episode. */

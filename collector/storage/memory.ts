@@ -18,7 +18,22 @@ import { matchLabels } from './matchers.js';
 interface MemSeries {
   labels: Labels;
   t: number[];
-  v: number[];
+  /**
+   * Values as raw float64 storage: V8 canonicalises NaN payloads in plain double
+   * arrays, which would turn stale markers into ordinary NaNs.
+   */
+  v: Float64Array;
+}
+
+function insertValue(s: MemSeries, i: number, v: number): void {
+  const n = s.t.length - 1; // t already holds the new timestamp
+  if (n >= s.v.length) {
+    const grown = new Float64Array(Math.max(16, s.v.length * 2));
+    grown.set(s.v);
+    s.v = grown;
+  }
+  s.v.copyWithin(i + 1, i, n);
+  s.v[i] = v;
 }
 
 export class MemoryStorage implements Storage {
@@ -62,19 +77,19 @@ export class MemoryStorage implements Storage {
     const key = labelsKey(labels);
     let s = this.series.get(key);
     if (!s) {
-      s = { labels, t: [], v: [] };
+      s = { labels, t: [], v: new Float64Array(16) };
       this.series.set(key, s);
     }
     const n = s.t.length;
     if (n === 0 || s.t[n - 1] < t) {
       s.t.push(t);
-      s.v.push(v);
+      insertValue(s, n, v);
       return;
     }
     const i = lowerBound(s.t, t);
     if (s.t[i] === t) return; // identical duplicate (different values were refused in append)
     s.t.splice(i, 0, t);
-    s.v.splice(i, 0, v);
+    insertValue(s, i, v);
   }
 
   querier(mint: number, maxt: number): Querier {
@@ -87,7 +102,7 @@ export class MemoryStorage implements Storage {
           const lo = lowerBound(s.t, mint);
           const hi = lowerBound(s.t, maxt + 1);
           if (hi <= lo) continue;
-          out.push({ labels: s.labels, t: Float64Array.from(s.t.slice(lo, hi)), v: Float64Array.from(s.v.slice(lo, hi)) });
+          out.push({ labels: s.labels, t: Float64Array.from(s.t.slice(lo, hi)), v: s.v.slice(lo, hi) });
         }
         return out.sort((a, b) => compareLabels(a.labels, b.labels));
       },

@@ -169,6 +169,15 @@ describe('rules end to end', () => {
     }
     expect(got).toEqual(['pending', 'pending', 'firing']);
     expect(s.history.query({}).episodes).toHaveLength(1);
+    expect(s.history.query({}).episodes[0]).toMatchObject({ state: 'firing', pendingAt: T0 + 9 * MIN, firedAt: T0 + 12 * MIN });
+    await s.notifier.close();
+    s.history.close();
+    // Restarted once more after the load went away: the open episode is closed.
+    storage.add(labelsFromObject({ __name__: 'node_load1', instance: 'n1', job: 'node' }), T0 + 40 * MIN, 0);
+    s = setup(storage, db, clock);
+    clock.now = T0 + 41 * MIN;
+    await s.mgr.evaluateDue(T0 + 41 * MIN);
+    expect(s.history.query({}).episodes[0]).toMatchObject({ state: 'resolved', resolvedAt: T0 + 41 * MIN });
     await s.notifier.close();
     s.history.close();
   });

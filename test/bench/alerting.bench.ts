@@ -41,9 +41,9 @@ const TEMPLATES = [
   (k: number) => `max_over_time(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff", job="kube-state-metrics"}[5m]) >= ${k}`,
   (k: number) => `increase(kube_pod_container_status_restarts_total{job="kube-state-metrics"}[5m]) > ${k}`,
   (k: number) =>
-    `max by (namespace, pod, container) (container_memory_working_set_bytes{job="kubelet", metrics_path="/metrics/cadvisor", container!=""}) / on (namespace, pod, container) max by (namespace, pod, container) (kube_pod_container_resource_limits{job="kube-state-metrics", resource="memory"}) > ${(0.5 + k / 200).toFixed(3)}`,
-  (k: number) => `sum by (namespace) (rate(container_cpu_usage_seconds_total{job="kubelet", metrics_path="/metrics/cadvisor"}[5m])) > ${k}`,
-  (k: number) => `predict_linear(node_filesystem_avail_bytes{job="node-exporter", fstype!=""}[5m], 4 * 3600) < ${k}e8`,
+    `max by (namespace, pod, container) (container_memory_working_set_bytes{job="kubelet", metrics_path="/metrics/cadvisor", container!=""}) / on (namespace, pod, container) max by (namespace, pod, container) (kube_pod_container_resource_limits{job="kube-state-metrics", resource="memory"}) > ${(0.89 + k / 100_000).toFixed(5)}`,
+  (k: number) => `sum by (namespace) (rate(container_cpu_usage_seconds_total{job="kubelet", metrics_path="/metrics/cadvisor"}[5m])) > ${(4.5 + k / 10).toFixed(1)}`,
+  (k: number) => `predict_linear(node_filesystem_avail_bytes{job="node-exporter", fstype!=""}[5m], 4 * 3600) < ${k}e7`,
 ];
 
 function ruleFile(): string {
@@ -55,10 +55,13 @@ function ruleFile(): string {
   return lines.join('\n') + '\n';
 }
 
-/** SERIES series across five families the templates read; SAMPLES samples each, ending at `end`. */
+/**
+ * SERIES series across six families the templates read, SAMPLES samples each ending at
+ * `end`; about 1% of pods/filesystems are in a bad state, as in a real cluster.
+ */
 function makeSeries(end: number): TimeSeries[] {
   const out: TimeSeries[] = [];
-  const per = Math.floor(SERIES / 5);
+  const per = Math.floor(SERIES / 6);
   const times = Array.from({ length: SAMPLES }, (_, j) => end - (SAMPLES - 1 - j) * STEP);
   for (let i = 0; i < per; i++) {
     const ns = `ns${i % 50}`;
@@ -68,10 +71,11 @@ function makeSeries(end: number): TimeSeries[] {
     const cad = { job: 'kubelet', metrics_path: '/metrics/cadvisor', cluster: 'bench', ...ctr };
     const mk = (o: Record<string, string>, f: (j: number) => number) => out.push({ labels: labelsFromObject(o), samples: times.map((t, j) => ({ t, v: f(j) })) });
     mk({ __name__: 'kube_pod_container_status_waiting_reason', ...ksm, ...ctr, reason: 'CrashLoopBackOff' }, () => (i % 97 === 0 ? 1 : 0));
-    mk({ __name__: 'kube_pod_container_status_restarts_total', ...ksm, ...ctr }, (j) => Math.floor((j * (i % 7)) / 4));
+    mk({ __name__: 'kube_pod_container_status_restarts_total', ...ksm, ...ctr }, (j) => (i % 97 === 1 ? j * 3 : 2));
+    mk({ __name__: 'container_cpu_usage_seconds_total', ...cad }, (j) => j * 15 * (0.1 + (i % 10) / 100));
     mk({ __name__: 'container_memory_working_set_bytes', ...cad }, (j) => 4e8 + (i % 100) * 5e6 + j * 1e5);
     mk({ __name__: 'kube_pod_container_resource_limits', ...ksm, ...ctr, resource: 'memory', unit: 'byte' }, () => 1e9);
-    mk({ __name__: 'node_filesystem_avail_bytes', job: 'node-exporter', cluster: 'bench', instance: `node-${i % 1000}`, device: `/dev/d${i}`, mountpoint: `/m${i}`, fstype: 'ext4' }, (j) => 5e9 - j * (i % 13) * 1e6);
+    mk({ __name__: 'node_filesystem_avail_bytes', job: 'node-exporter', cluster: 'bench', instance: `node-${i % 1000}`, device: `/dev/d${i}`, mountpoint: `/m${i}`, fstype: 'ext4' }, (j) => 5e9 - j * (i % 97 === 2 ? 5e8 : 0));
   }
   return out;
 }
