@@ -3,7 +3,7 @@
  * cross-field checks. Loaded once by `main.ts` through `shared/config.ts`.
  */
 import type { FlagSpec, Loaded } from '../shared/index.js';
-import { ConfigError, LOG_LEVELS, loadConfig, parseDuration, DEFAULT_CLUSTER } from '../shared/index.js';
+import { ConfigError, LOG_LEVELS, loadConfig, parseDuration, DEFAULT_CLUSTER, JOB_KUBE_STATE } from '../shared/index.js';
 
 export interface CollectorConfig {
   listen: string;
@@ -20,6 +20,17 @@ export interface CollectorConfig {
     rollup_retention: string;
     out_of_order_window: string;
     max_bytes: number;
+  };
+  kube: {
+    kubeconfig: string;
+    context: string;
+    interval: string;
+    job: string;
+    labels_allowlist: Record<string, string[]>;
+    annotations_allowlist: Record<string, string[]>;
+    history_per_object: number;
+    history_retention: string;
+    events_retention: string;
   };
 }
 
@@ -38,9 +49,22 @@ export const DEFAULT_CONFIG: CollectorConfig = {
     out_of_order_window: '1h',
     max_bytes: 0,
   },
+  kube: {
+    kubeconfig: '',
+    context: '',
+    interval: '30s',
+    job: JOB_KUBE_STATE,
+    labels_allowlist: {},
+    annotations_allowlist: {},
+    history_per_object: 100,
+    history_retention: '30d',
+    events_retention: '7d',
+  },
 };
 
 const duration = { type: 'string', format: 'duration' };
+/** kube-state-metrics' allow-lists: resource plural → label (or annotation) keys, `*` for all. */
+const allowlist = { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } };
 
 export const CONFIG_SCHEMA = {
   type: 'object',
@@ -68,6 +92,21 @@ export const CONFIG_SCHEMA = {
         max_bytes: { type: 'integer', minimum: 0 },
       },
     },
+    kube: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        kubeconfig: { type: 'string' },
+        context: { type: 'string' },
+        interval: duration,
+        job: { type: 'string', minLength: 1 },
+        labels_allowlist: allowlist,
+        annotations_allowlist: allowlist,
+        history_per_object: { type: 'integer', minimum: 1 },
+        history_retention: duration,
+        events_retention: duration,
+      },
+    },
   },
 };
 
@@ -81,6 +120,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'cluster', key: 'cluster', type: 'string', help: 'cluster label of the collector\'s own series' },
   { flag: 'max-body-bytes', key: 'ingest.max_body_bytes', type: 'number', help: 'largest remote-write body accepted, bytes (413 above)' },
   { flag: 'retention', key: 'storage.retention', type: 'duration', help: 'how long raw samples are kept' },
+  { flag: 'kubeconfig', key: 'kube.kubeconfig', type: 'string', help: 'kubeconfig of the cluster to watch (in a pod: the in-cluster service account; neither: no cluster state)' },
+  { flag: 'kube-context', key: 'kube.context', type: 'string', help: 'context of --kubeconfig to use (default its current context)' },
   { flag: 'help', key: '', type: 'boolean', help: 'print this help and exit' },
   { flag: 'version', key: '', type: 'boolean', help: 'print the version and exit' },
 ];

@@ -13,6 +13,9 @@ import { writePlugin } from './ingest/write-plugin.js';
 import { metricsPlugin } from './web/metrics-plugin.js';
 import { healthPlugin } from './web/health-plugin.js';
 import { VERSION } from '../shared/version.js';
+import { join } from 'node:path';
+import { ClusterState, discoverApiServer, kubeApiPlugin } from './kube/index.js';
+import { parseDuration } from '../shared/index.js';
 
 export interface Collector {
   readonly app: FastifyInstance;
@@ -34,6 +37,24 @@ export async function startCollector(config: CollectorConfig, logger: Logger): P
   let ready = false;
 
   const storage: Storage = new SimpleSqliteStorage({ dataDir: config.data_dir });
+  const disc = discoverApiServer({ kubeconfig: config.kube.kubeconfig || undefined, context: config.kube.context || undefined, logger });
+  const kube = disc.kc
+    ? new ClusterState({
+        kc: disc.kc,
+        cluster: config.cluster,
+        storage,
+        queryable: storage,
+        dbPath: join(config.data_dir, 'kube.db'),
+        intervalMs: parseDuration(config.kube.interval),
+        job: config.kube.job,
+        ksm: { labelsAllowlist: config.kube.labels_allowlist, annotationsAllowlist: config.kube.annotations_allowlist },
+        historyPerObject: config.kube.history_per_object,
+        historyRetentionMs: parseDuration(config.kube.history_retention),
+        eventsRetentionMs: parseDuration(config.kube.events_retention),
+        registry,
+        logger,
+      })
+    : undefined;
   const app = await buildServer({
     logger,
     plugins: [
@@ -49,8 +70,10 @@ export async function startCollector(config: CollectorConfig, logger: Logger): P
         },
       },
       { plugin: metricsPlugin, opts: { head: storage, registry } },
+      { plugin: kubeApiPlugin, opts: { state: kube } },
     ],
   });
+  await kube?.start();
 
   const { host, port } = splitListen(config.listen);
   await app.listen({ host, port });
@@ -70,6 +93,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger): P
       (stopping ??= (async () => {
         ready = false;
         await app.close();
+        await kube?.stop();
         storage.close();
         logger.info('Collector stopped');
       })()),

@@ -10,7 +10,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/paths.js';
@@ -291,7 +291,7 @@ it('pods on a 110-pod / 250-container node: agent vs /metrics/cadvisor text', as
 
 Command: \`npx vitest run --config vitest.bench.config.ts test/bench/pods.bench.ts\` (N=${N} ticks, env \`KUBEPULSE_BENCH_PODS_N\`; Prometheus window ${PROM_WINDOW_S} s, env \`KUBEPULSE_BENCH_PROM_WINDOW\`)
 Date: ${new Date().toISOString()}
-Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, shared with other jobs (figures are noisy).
+Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, shared with other jobs (figures are noisy; 1-min load average at the end of the run: ${loadavg()[0].toFixed(1)}).
 
 The node: 110 pods, 250 containers, generated from the real Kubernetes 1.35 capture
 (every pod is a copy of its kube-proxy pod: 10 network interfaces, PSI, swap, rootfs/logs;
@@ -306,7 +306,7 @@ ${table(['measure', 'value'], rows)}
 Compared with the same node's kubelet \`/metrics/cadvisor\` (${r.text.series} series, derived row
 by row from the capture's cAdvisor text, timestamps dropped): "text in Node" fetches it
 over the same TLS and parses it into label sets (a lower bound for any scraper);
-"Prometheus" is a real Prometheus 2.42 scraping it every second, CPU from /proc/<pid>/stat
+"Prometheus" is a real Prometheus 2.42 scraping it every 2 s, CPU from /proc/<pid>/stat
 over ${PROM_WINDOW_S} s minus an idle Prometheus over the same window, divided by the
 ${prom?.scrapes ?? 0} scrapes at a 2 s interval (parse + TSDB append).
 
