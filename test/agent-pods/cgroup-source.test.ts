@@ -3,8 +3,7 @@
  * from elastic-agent-system-metrics) and on generated kubepods trees for both drivers,
  * both versions and three runtimes.
  */
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { PodStore } from '../../agent/discovery/pod-index.js';
 import { fixture } from '../helpers/paths.js';
 import { RecordingContext, RecordingSink } from './helpers.js';
 import { generateKubepodsTree, valuesFor, type Driver, type Runtime } from './cgroup-tree.js';
+import { extractZip } from './unzip.js';
 
 const tmpDirs: string[] = [];
 function tmp(prefix: string): string {
@@ -32,7 +32,9 @@ describe('naming', () => {
     ['pod0f4c1a2b-1234-4abc-9def-0123456789ab', '0f4c1a2b-1234-4abc-9def-0123456789ab'],
     ['kubepods-burstable-pod7a96c459_d529_44ae_9f99_90d3798d6426.slice', '7a96c459-d529-44ae-9f99-90d3798d6426'],
     ['kubepods-pod7a96c459_d529_44ae_9f99_90d3798d6426.slice', '7a96c459-d529-44ae-9f99-90d3798d6426'],
+    ['kubelet-kubepods-besteffort-pod7a96c459_d529_44ae_9f99_90d3798d6426.slice', '7a96c459-d529-44ae-9f99-90d3798d6426'],
     ['kubepods-burstable.slice', undefined],
+    ['kubelet-kubepods.slice', undefined],
     ['system.slice', undefined],
   ])('pod dir %s', (dir, uid) => expect(podUidFromDir(dir)).toBe(uid));
 
@@ -72,6 +74,26 @@ describe('naming', () => {
 });
 
 describe('real fixture directories', () => {
+  it('extracts the EKS dump identically with unzip and with the zlib fallback', () => {
+    const a = tmp('zip-a-');
+    const b = tmp('zip-b-');
+    const zip = fixture('cgroup/elastic-agent-system-metrics/amzn2.zip');
+    extractZip(zip, b, 'zlib');
+    const list = (d: string) => (readdirSync(d, { recursive: true }) as string[]).sort();
+    const files = list(b);
+    expect(files.length).toBeGreaterThan(150);
+    let hasUnzip = true;
+    try {
+      extractZip(zip, a, 'unzip');
+    } catch {
+      hasUnzip = false;
+    }
+    if (hasUnzip) {
+      expect(list(a)).toEqual(files);
+      for (const f of files) if (statSync(join(a, f)).isFile()) expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f))), f).toBe(true);
+    }
+  });
+
   it('reads the telegraf cgroup v2 directory with its exact values', () => {
     const dir = fixture('cgroup/telegraf/v2');
     const s = readCgroupStats({ version: 2, root: dir, unified: dir }, '/', readCgroupFile, { usage: true });
@@ -105,7 +127,7 @@ describe('real fixture directories', () => {
 
   it('names the container of the EKS cgroup v1 dump (systemd driver, containerd) and reads its exact values', () => {
     const dir = tmp('amzn2-');
-    execFileSync('unzip', ['-q', fixture('cgroup/elastic-agent-system-metrics/amzn2.zip'), '-d', dir]);
+    extractZip(fixture('cgroup/elastic-agent-system-metrics/amzn2.zip'), dir);
     const root = join(dir, 'amzn2', 'sys', 'fs', 'cgroup');
     const layout = detectCgroupLayout(root);
     expect(layout).toMatchObject({ version: 1, cpu: join(root, 'cpu,cpuacct'), memory: join(root, 'memory') });
@@ -145,17 +167,18 @@ describe('real fixture directories', () => {
   });
 });
 
-describe.each<[1 | 2, Driver, Runtime]>([
+describe.each<[1 | 2, Driver, Runtime, boolean?]>([
   [2, 'systemd', 'containerd'],
+  [2, 'systemd', 'containerd', true],
   [2, 'cgroupfs', 'containerd'],
   [2, 'systemd', 'crio'],
   [2, 'cgroupfs', 'crio'],
   [1, 'systemd', 'docker'],
   [1, 'cgroupfs', 'containerd'],
   [1, 'systemd', 'crio'],
-])('generated kubepods tree: cgroup v%s, %s driver, %s', (version, driver, runtime) => {
+])('generated kubepods tree: cgroup v%s, %s driver, %s (nested as kind: %s)', (version, driver, runtime, nested) => {
   const root = tmp(`kubepods-v${version}-`);
-  const tree = generateKubepodsTree(root, { version, driver, runtime, pods: 6, containersPerPod: (p) => 1 + (p % 3) });
+  const tree = generateKubepodsTree(root, { version, driver, runtime, nested, pods: 6, containersPerPod: (p) => 1 + (p % 3) });
   const store = new PodStore();
   store.replaceAll(tree.pods);
   const reads = new Map<string, number>();

@@ -16,6 +16,8 @@ export interface TreeSpec {
   driver: Driver;
   runtime: Runtime;
   pods: number;
+  /** systemd driver only: nest under `kubelet.slice/kubelet-kubepods.slice` as kind does. */
+  nested?: boolean;
   /** Containers per pod: a function of the pod number, default 2. */
   containersPerPod?: (pod: number) => number;
 }
@@ -75,7 +77,8 @@ function uidFor(p: number): string {
 function podDirs(spec: TreeSpec, qos: Qos, uid: string): string {
   if (spec.driver === 'cgroupfs') return qos === 'guaranteed' ? `/kubepods/pod${uid}` : `/kubepods/${qos}/pod${uid}`;
   const u = uid.replace(/-/g, '_');
-  return qos === 'guaranteed' ? `/kubepods.slice/kubepods-pod${u}.slice` : `/kubepods.slice/kubepods-${qos}.slice/kubepods-${qos}-pod${u}.slice`;
+  const [top, k] = spec.nested ? ['/kubelet.slice/kubelet-kubepods.slice', 'kubelet-kubepods'] : ['/kubepods.slice', 'kubepods'];
+  return qos === 'guaranteed' ? `${top}/${k}-pod${u}.slice` : `${top}/${k}-${qos}.slice/${k}-${qos}-pod${u}.slice`;
 }
 
 function containerDir(spec: TreeSpec, id: string): string {

@@ -123,6 +123,34 @@ describe('kubelet error modes', () => {
     }
   });
 
+  it('gives up at the tick deadline and closes the request', async () => {
+    k.setMode('timeout');
+    try {
+      const src = new KubeletSource({ kubelet: { url: k.url, tokenFile: k.tokenFile, timeoutMs: 60_000 } });
+      const reasons: string[] = [];
+      const sampler = new Sampler({
+        sources: [src],
+        baseLabels: {},
+        intervalMs: 10_000,
+        deadlineMs: 200,
+        metrics: { tickDuration() {}, sourceDuration() {}, deadlineExceeded() {}, sourceError: (s, r) => reasons.push(r) },
+      });
+      await sampler.tick();
+      // The abort reaches the client right after the deadline fires.
+      for (let i = 0; i < 50 && src.status().reason !== 'timeout'; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(reasons[0]).toBe('deadline_exceeded');
+      expect(src.status()).toMatchObject({ up: false, reason: 'timeout' });
+      expect(src.status().message).toMatch(/deadline passed/);
+    } finally {
+      k.setMode('ok');
+    }
+  });
+
+  it('keeps a path prefix (the API server node proxy)', () => {
+    const c = new KubeletClient({ url: 'https://10.96.0.1:443/api/v1/nodes/node-1/proxy/' });
+    expect(c.summaryUrl).toBe('https://10.96.0.1/api/v1/nodes/node-1/proxy/stats/summary');
+  });
+
   it('reports a missing token file as token_read', async () => {
     const src = new KubeletSource({ kubelet: { url: k.url, tokenFile: '/nonexistent/token' } });
     const ctx = new RecordingContext();

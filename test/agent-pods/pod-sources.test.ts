@@ -2,7 +2,7 @@
  * createPodSources: the three modes end to end through the Sampler — host, kubelet-only
  * (`--kube-api off`), and kubernetes (fake API server + fake kubelet + generated cgroups).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { createPodSources } from '../../agent/sources/kubelet/index.js';
 import { FakeApiServer, kubeconfigFor } from '../fakes/fake-apiserver.js';
 import { startFakeKubelet } from '../fakes/fake-kubelet.js';
 import { generateKubepodsTree, valuesFor } from './cgroup-tree.js';
+import { fixture } from '../helpers/paths.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -103,10 +104,17 @@ describe('createPodSources', () => {
     }
   });
 
-  it('with --kube-api off and no readable cgroups runs the kubelet source alone', () => {
-    const ps = createPodSources({ kubeApi: 'off', kubeletUrl: 'https://10.0.0.5:10250', cgroupRoot: join(tmp(), 'nothing'), env: {} });
-    expect(ps.mode).toBe('kubelet-only');
-    expect(ps.sources.map((s) => s.name)).toEqual(['kubelet']);
+  it('with --kube-api off and no readable cgroups runs the kubelet source alone, PSI from the summary', async () => {
+    const k = await startFakeKubelet({ summary: readFileSync(fixture('kubelet-summary/nri-kubernetes/k8s-1.35/stats-summary.json'), 'utf8'), tls: false });
+    try {
+      const ps = createPodSources({ kubeApi: 'off', kubeletUrl: k.url, tokenFile: k.tokenFile, cgroupRoot: join(tmp(), 'nothing'), env: {} });
+      expect(ps.mode).toBe('kubelet-only');
+      expect(ps.sources.map((s) => s.name)).toEqual(['kubelet']);
+      const batch = await new Sampler({ sources: ps.sources, baseLabels: {}, intervalMs: 10_000 }).tick();
+      expect(batch.series.some((s) => getLabel(s.labels, '__name__') === 'container_pressure_cpu_waiting_seconds_total')).toBe(true);
+    } finally {
+      await k.close();
+    }
   });
 
   it.each([

@@ -17,99 +17,20 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import type { Labels, TimeSeries } from '../../shared/index.js';
-import { encodeWriteRequestBody, labelsFromObject } from '../../shared/index.js';
+import type { TimeSeries } from '../../shared/index.js';
+import { encodeWriteRequestBody } from '../../shared/index.js';
 import { openTsdb } from '../../collector/tsdb/index.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { freePort, httpOk, waitFor } from '../helpers/procs.js';
 import { rng } from '../tsdb/helpers.js';
+import { makeSeries, tick, tickTime, STEP, type Gen } from '../tsdb/bench-data.js';
 
 const env = (k: string, d: number) => Number(process.env[`KUBEPULSE_BENCH_TSDB_${k}`] ?? d);
 const SERIES = env('SERIES', 100_000);
 const TICKS = env('TICKS', 10);
 const LONG_SERIES = env('LONG_SERIES', 1000);
 const LONG_HOURS = env('LONG_HOURS', 24);
-const STEP = 10_000;
 const PER_REQUEST = 2000;
-
-// ---- data ------------------------------------------------------------------------
-
-type Kind = 'float_counter' | 'cents_counter' | 'int_counter' | 'rare_counter' | 'mem_gauge' | 'constant';
-interface Gen {
-  labels: Labels;
-  kind: Kind;
-  node: number;
-  v: number;
-  rate: number;
-}
-
-/** Node series (per-CPU modes, memory) and per pod cAdvisor + kube-state series, as a cluster has them. */
-function makeSeries(n: number, seed: number): Gen[] {
-  const r = rng(seed);
-  const out: Gen[] = [];
-  const base = { cluster: 'default' };
-  const nodes = Math.max(1, Math.round(n / 1000));
-  for (let node = 0; node < nodes && out.length < n; node++) {
-    const nodeName = `node-${node}`;
-    const nodeLabels = { ...base, job: 'node-exporter', instance: `${nodeName}:9100`, node: nodeName };
-    for (let cpu = 0; cpu < 8; cpu++) {
-      for (const mode of ['idle', 'iowait', 'irq', 'nice', 'softirq', 'steal', 'system', 'user']) {
-        out.push({ labels: labelsFromObject({ ...nodeLabels, __name__: 'node_cpu_seconds_total', cpu: String(cpu), mode }), kind: 'cents_counter', node, v: r() * 1e6, rate: mode === 'idle' ? 0.7 : r() * 0.1 });
-      }
-    }
-    for (const m of ['MemAvailable_bytes', 'MemFree_bytes', 'Cached_bytes', 'Buffers_bytes']) {
-      out.push({ labels: labelsFromObject({ ...nodeLabels, __name__: `node_memory_${m}` }), kind: 'mem_gauge', node, v: 4096 * Math.floor(r() * 4e6), rate: 0 });
-    }
-  }
-  for (let pod = 0; out.length < n; pod++) {
-    const node = pod % nodes;
-    const ns = `ns-${pod % 40}`;
-    const podName = `app-${pod}-${Math.floor(r() * 1e5).toString(36)}`;
-    const c = { ...base, job: 'kubelet', metrics_path: '/metrics/cadvisor', instance: `node-${node}:10250`, node: `node-${node}`, namespace: ns, pod: podName, container: 'app' };
-    const ksm = { ...base, job: 'kube-state-metrics', instance: 'kube-state-metrics:8080', namespace: ns, pod: podName };
-    const idle = r() < 0.2;
-    const add = (labels: Record<string, string>, kind: Kind, v: number, rate: number) => {
-      if (out.length < n) out.push({ labels: labelsFromObject(labels), kind, node, v, rate });
-    };
-    add({ ...c, __name__: 'container_cpu_usage_seconds_total' }, 'float_counter', r() * 1e4, idle ? 0.001 : r() * 2);
-    add({ ...c, __name__: 'container_memory_working_set_bytes' }, 'mem_gauge', 4096 * Math.floor(r() * 5e5), 0);
-    add({ ...c, __name__: 'container_network_receive_bytes_total', interface: 'eth0' }, 'int_counter', Math.floor(r() * 1e9), idle ? 0 : r() * 1e6);
-    add({ ...c, __name__: 'container_fs_reads_total', device: '/dev/sda' }, 'rare_counter', Math.floor(r() * 1e4), 0.1);
-    add({ ...c, __name__: 'container_cpu_cfs_throttled_periods_total' }, 'rare_counter', Math.floor(r() * 100), 0.05);
-    add({ ...c, __name__: 'container_spec_memory_limit_bytes' }, 'constant', 2 ** 30, 0);
-    for (const phase of ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']) add({ ...ksm, __name__: 'kube_pod_status_phase', phase }, 'constant', phase === 'Running' ? 1 : 0, 0);
-    add({ ...ksm, __name__: 'kube_pod_container_status_restarts_total', container: 'app' }, 'constant', Math.floor(r() * 3), 0);
-  }
-  return out;
-}
-
-/** Advances every series by one tick; deterministic for a seed. */
-function tick(gens: Gen[], r: () => number): void {
-  for (const g of gens) {
-    switch (g.kind) {
-      case 'float_counter':
-        g.v += g.rate * 10 * (0.8 + 0.4 * r());
-        break;
-      case 'cents_counter':
-        g.v = Math.round((g.v + g.rate * 10 * (0.8 + 0.4 * r())) * 100) / 100;
-        break;
-      case 'int_counter':
-        g.v += Math.floor(r() * g.rate * 10);
-        break;
-      case 'rare_counter':
-        if (r() < g.rate) g.v += 1 + Math.floor(r() * 20);
-        break;
-      case 'mem_gauge':
-        if (r() < 0.5) g.v = Math.max(0, g.v + 4096 * Math.floor((r() - 0.5) * 100));
-        break;
-      case 'constant':
-        break;
-    }
-  }
-}
-
-/** Timestamp of tick `k` for a node: the tick plus a few ms of per-node jitter. */
-const tickTime = (t0: number, k: number, node: number) => t0 + k * STEP + ((node * 7 + k * 13) % 5);
 
 /**
  * Remote-write bodies: `ticksPerRequest` consecutive ticks of a slice of the series per
@@ -239,6 +160,12 @@ function dirBytes(p: string): number {
   return readdirSync(p).reduce((n, f) => n + dirBytes(join(p, f)), 0);
 }
 
+/** Progress on stderr, so a run cut short still shows what it measured. */
+let logged = 0;
+function log(rows: string[]): void {
+  for (; logged < rows.length; logged++) process.stderr.write(`[tsdb bench] ${rows[logged]}\n`);
+}
+
 const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const ratio = (a: number, b: number) => fmt(a / b);
 
@@ -301,6 +228,7 @@ it('tsdb vs Prometheus 2.42: ingest, memory, bytes per sample, reads, crash reco
       await target.stop();
     }
     const [k, p] = [ingest.kubepulse, ingest.prometheus];
+    log(rows);
     rows.push(`| ingest, first tick (creates ${SERIES.toLocaleString('en')} series), samples/s | ${fmt(k.first, 0)} | ${fmt(p.first, 0)} | ${ratio(k.first, p.first)} |`);
     rows.push(`| ingest, ticks 2–${TICKS}, samples/s (wall, 4 requests in flight) | ${fmt(k.steady, 0)} | ${fmt(p.steady, 0)} | ${ratio(k.steady, p.steady)} |`);
     rows.push(`| CPU per sample, ticks 2–${TICKS}, µs (all cores) | ${fmt(k.cpuPerSample)} | ${fmt(p.cpuPerSample)} | ${ratio(k.cpuPerSample, p.cpuPerSample)} |`);
@@ -308,6 +236,32 @@ it('tsdb vs Prometheus 2.42: ingest, memory, bytes per sample, reads, crash reco
     rows.push(`| memory per active series, heap (ours: V8 heap + array buffers after GC; Prometheus: go heap in use), bytes | ${fmt(k.heapPerSeries, 0)} | ${fmt(p.heapPerSeries, 0)} | ${ratio(k.heapPerSeries, p.heapPerSeries)} |`);
     rows.push(`| memory per active series, RSS growth, bytes | ${fmt(k.rssPerSeries, 0)} | ${fmt(p.rssPerSeries, 0)} | ${ratio(k.rssPerSeries, p.rssPerSeries)} |`);
     notes.push(`Ingest stream: ${SERIES.toLocaleString('en')} series × ${TICKS} ticks, ${groups.flat().length} requests of ≤ ${PER_REQUEST} samples, ${(bodyBytes / 1e6).toFixed(1)} MB of snappy bodies, encoded before the clock starts.`);
+
+    // 1b. The storage API alone, in this process: the same samples, no HTTP, no decoding.
+    {
+      const dir = mkdtempSync(join(work, 'api-'));
+      const db = openTsdb({ dataDir: dir, maintenanceIntervalMs: 0 });
+      const gens = makeSeries(SERIES, 1);
+      const r = rng(2);
+      let first = 0;
+      let t = performance.now();
+      for (let k = 0; k < TICKS; k++) {
+        tick(gens, r);
+        for (let from = 0; from < gens.length; from += PER_REQUEST) {
+          const app = db.appender();
+          for (let i = from; i < Math.min(gens.length, from + PER_REQUEST); i++) app.append(gens[i].labels, tickTime(t0, k, gens[i].node), gens[i].v);
+          app.commit();
+        }
+        if (k === 0) {
+          first = (performance.now() - t) / 1000;
+          t = performance.now();
+        }
+      }
+      const steady = (performance.now() - t) / 1000;
+      db.close();
+      rows.push(`| storage API alone (Appender, in process), first tick / ticks 2–${TICKS}, samples/s | ${fmt(SERIES / first, 0)} / ${fmt((SERIES * (TICKS - 1)) / steady, 0)} | — | — |`);
+      log(rows);
+    }
 
     // 2. Bytes per sample and reads: LONG_SERIES series × LONG_HOURS hours, 10 ticks a request, one in flight (in order for Prometheus).
     const ticks = (LONG_HOURS * 3_600_000) / STEP;
@@ -365,12 +319,14 @@ it('tsdb vs Prometheus 2.42: ingest, memory, bytes per sample, reads, crash reco
         for (const q of queries) {
           const sel = q.pod ? `${q.sel}{pod="${q.pod}"}` : `{__name__=~"${q.sel}"}`;
           const times: number[] = [];
-          for (let i = 0; i < q.runs; i++) {
+          // Its JSON answers for 1,000 series are tens of MB: fewer runs.
+          for (let i = 0; i < (q.pod ? q.runs : 3); i++) {
             const u = new URL('/api/v1/query', target.url);
             u.search = new URLSearchParams({ query: `${sel}[${q.range / 1000}s]`, time: String(end / 1000) }).toString();
             const t1 = performance.now();
-            const body = (await (await fetch(u)).json()) as { status: string; data: { result: unknown[] } };
-            times.push(performance.now() - t1);
+            const raw = await (await fetch(u)).arrayBuffer();
+            times.push(performance.now() - t1); // until the last byte arrived; parsing is ours
+            const body = JSON.parse(Buffer.from(raw).toString()) as { status: string; data: { result: unknown[] } };
             if (body.status !== 'success' || body.data.result.length !== (q.pod ? 1 : LONG_SERIES)) throw new Error(`prometheus ${sel}: ${JSON.stringify(body).slice(0, 200)}`);
           }
           reads[q.name] = { p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
@@ -379,11 +335,11 @@ it('tsdb vs Prometheus 2.42: ingest, memory, bytes per sample, reads, crash reco
       long[target.name] = { bytes, samples, secs, reads };
       await target.stop();
     }
+    log(rows);
     const [kl, pl] = [long.kubepulse, long.prometheus];
     const kb = kl.bytes / kl.samples;
     const pb = pl.bytes / pl.samples;
     rows.push(`| bytes per sample on disk, index included (${LONG_SERIES} series × ${LONG_HOURS} h) | ${fmt(kb, 3)} | ${fmt(pb, 3)} | ${ratio(kb, pb)} |`);
-    rows.push(`| ingest of that stream, samples/s (10 samples per series per request, 1 in flight) | ${fmt(kl.samples / kl.secs, 0)} | ${fmt((LONG_SERIES * ticks) / pl.secs, 0)} | ${ratio(kl.samples / kl.secs, (LONG_SERIES * ticks) / pl.secs)} |`);
     for (const q of queries) {
       const a = kl.reads[q.name];
       const b = pl.reads[q.name];

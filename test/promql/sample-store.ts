@@ -19,12 +19,20 @@ interface Buf {
 
 export class SampleStore implements Queryable {
   private readonly series = new Map<string, Buf>();
+  /** Series by metric name, so a selector with a name does not scan everything. */
+  private readonly byName = new Map<string, Buf[]>();
 
   /** Adds a sample; a sample at an existing timestamp replaces the value. */
   add(labels: Labels, t: number, v: number): void {
     const k = labelsKey(labels);
     let s = this.series.get(k);
-    if (!s) this.series.set(k, (s = { labels, t: new Float64Array(16), v: new Float64Array(16), n: 0 }));
+    if (!s) {
+      this.series.set(k, (s = { labels, t: new Float64Array(16), v: new Float64Array(16), n: 0 }));
+      const name = getLabel(labels, '__name__');
+      const list = this.byName.get(name);
+      if (list) list.push(s);
+      else this.byName.set(name, [s]);
+    }
     if (s.n > 0 && s.t[s.n - 1] >= t) {
       const i = s.t.subarray(0, s.n).findIndex((x) => x >= t);
       if (s.t[i] === t) {
@@ -60,15 +68,13 @@ export class SampleStore implements Queryable {
   }
 
   querier(mint: number, maxt: number): Querier {
-    const all = [...this.series.values()];
-    const matching = (ms?: readonly Matcher[]): Buf[] => (ms && ms.length ? all.filter((s) => matchLabels(ms, s.labels)) : all);
-    const range = (s: Buf): [number, number] => {
-      let lo = 0;
-      while (lo < s.n && s.t[lo] < mint) lo++;
-      let hi = lo;
-      while (hi < s.n && s.t[hi] <= maxt) hi++;
-      return [lo, hi];
+    const matching = (ms?: readonly Matcher[]): Buf[] => {
+      if (!ms || !ms.length) return [...this.series.values()];
+      const nameEq = ms.find((m) => m.name === '__name__' && m.type === '=');
+      const candidates = nameEq ? (this.byName.get(nameEq.value) ?? []) : [...this.series.values()];
+      return candidates.filter((s) => matchLabels(ms, s.labels));
     };
+    const range = (s: Buf): [number, number] => [lowerBound(s.t, s.n, mint, false), lowerBound(s.t, s.n, maxt, true)];
     return {
       select: (ms) => {
         const out: Series[] = [];
@@ -98,4 +104,16 @@ export class SampleStore implements Queryable {
       close: () => {},
     };
   }
+}
+
+/** First index in t[0, n) with t[i] ≥ x (or > x when `after`). */
+function lowerBound(t: Float64Array, n: number, x: number, after: boolean): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (t[mid] < x || (after && t[mid] === x)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -5,9 +5,11 @@
  * - cgroupfs: `kubepods/burstable/pod<uid>/<id>` (containerd, docker), `…/crio-<id>`
  * - systemd: `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid_with_underscores>.slice/`
  *   then `cri-containerd-<id>.scope`, `crio-<id>.scope` or `docker-<id>.scope`
+ * - kind and other nested kubelets: the same under `kubelet.slice/kubelet-kubepods.slice/…`,
+ *   pod slices named `kubelet-kubepods-burstable-pod<uid>.slice`
  */
 
-const POD_DIR = /^(?:kubepods-(?:[a-z]+-)?)?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$/;
+const POD_DIR = /^(?:[a-z0-9-]*-)?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$/;
 const CONTAINER_DIR = /^(?:(?:cri-containerd|crio|docker)-)?([0-9a-f]{64})(?:\.scope)?$/;
 const KUBEPODS_DIR = /^(?:[a-z0-9]+-)?kubepods(?:\.slice)?$/;
 

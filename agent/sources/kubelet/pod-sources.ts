@@ -108,16 +108,18 @@ export function createPodSources(opts: PodSourcesOptions): PodSources {
     return { mode: 'kubernetes', sources: [kubelet, cgroup], services: [podWatcher], kubelet, podWatcher };
   }
   if (opts.kubeletUrl) {
-    const kubelet = new KubeletSource({ kubelet: kubeletOpts(opts.kubeletUrl), targetLabels: opts.targetLabels, metrics });
-    const cgroup = new CgroupSource({ root: cgroupRoot, mode: 'kubernetes', podIndex: kubelet.summaryPodIndex(), targetLabels: opts.targetLabels });
-    const sources: Source[] = [kubelet];
+    let cgroupsReadable = true;
     try {
       // Against a remote kubelet (`--once` from a laptop) there may be no cgroupfs here at all.
-      cgroup.detect();
-      sources.push(cgroup);
+      new CgroupSource({ root: cgroupRoot, mode: 'host' }).detect();
     } catch (err) {
-      log.info({ cgroupRoot, err: errorMessage(err) }, 'No cgroups readable: kubelet series only');
+      cgroupsReadable = false;
+      log.info({ cgroupRoot, err: errorMessage(err) }, 'No cgroups readable: kubelet series only, PSI from the summary');
     }
+    // Without a cgroup source, the summary's PSI blocks (1.34+) are the only pressure data.
+    const kubelet = new KubeletSource({ kubelet: kubeletOpts(opts.kubeletUrl), targetLabels: opts.targetLabels, metrics, pressure: !cgroupsReadable });
+    const sources: Source[] = [kubelet];
+    if (cgroupsReadable) sources.push(new CgroupSource({ root: cgroupRoot, mode: 'kubernetes', podIndex: kubelet.summaryPodIndex(), targetLabels: opts.targetLabels }));
     log.info({ mode: 'kubelet-only', kubelet: opts.kubeletUrl, cgroupRoot }, 'Pod sources');
     return { mode: 'kubelet-only', sources, services: [] };
   }
