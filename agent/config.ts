@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import type { FlagSpec, Loaded } from '../shared/index.js';
+import { SA_CA_FILE, SA_TOKEN_FILE } from './sources/kubelet/index.js';
 import { ConfigError, DEFAULT_CLUSTER, JOB_KUBELET, JOB_NODE, LOG_LEVELS, loadConfig, parseDuration } from '../shared/index.js';
 
 export interface AgentConfig {
@@ -17,6 +18,20 @@ export interface AgentConfig {
   listen: string;
   log_level: (typeof LOG_LEVELS)[number];
   jobs: { node: string; kubelet: string };
+  /** `auto`: use the Kubernetes API when in a pod or given a kubeconfig; `off`: never. */
+  kube_api: 'auto' | 'off';
+  kubeconfig: string;
+  node_ip: string;
+  kubelet: {
+    /** '' = https://$NODE_IP:10250 when the API is used, no kubelet otherwise. */
+    url: string;
+    token_file: string;
+    ca_file: string;
+    insecure_skip_verify: boolean;
+    timeout: string;
+  };
+  /** '' = `<host_root>/sys/fs/cgroup`. */
+  cgroup_root: string;
   shipper: {
     max_queue_batches: number;
     max_series_per_request: number;
@@ -38,6 +53,17 @@ export function defaultConfig(): AgentConfig {
     listen: ':9191',
     log_level: 'info',
     jobs: { node: JOB_NODE, kubelet: JOB_KUBELET },
+    kube_api: 'auto',
+    kubeconfig: '',
+    node_ip: process.env.NODE_IP ?? '',
+    kubelet: {
+      url: '',
+      token_file: SA_TOKEN_FILE,
+      ca_file: SA_CA_FILE,
+      insecure_skip_verify: false,
+      timeout: '5s',
+    },
+    cgroup_root: '',
     shipper: {
       max_queue_batches: 8640,
       max_series_per_request: 5000,
@@ -68,6 +94,21 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: { node: { type: 'string', minLength: 1 }, kubelet: { type: 'string', minLength: 1 } },
     },
+    kube_api: { enum: ['auto', 'off'] },
+    kubeconfig: { type: 'string' },
+    node_ip: { type: 'string' },
+    kubelet: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: { anyOf: [{ type: 'string', format: 'url' }, { const: '' }] },
+        token_file: { type: 'string' },
+        ca_file: { type: 'string' },
+        insecure_skip_verify: { type: 'boolean' },
+        timeout: duration,
+      },
+    },
+    cgroup_root: { type: 'string' },
     shipper: {
       type: 'object',
       additionalProperties: false,
@@ -96,6 +137,15 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'listen', key: 'listen', type: 'string', help: 'address of /metrics, /healthz and /readyz' },
   { flag: 'log-level', key: 'log_level', type: 'string', help: `log level (${LOG_LEVELS.join(', ')})` },
   { flag: 'bearer-token-file', key: 'shipper.bearer_token_file', type: 'string', help: 'file with a bearer token for pushes (the ServiceAccount token in a cluster)' },
+  { flag: 'kube-api', key: 'kube_api', type: 'string', help: 'use the Kubernetes API to name pods: auto (in a pod or with --kubeconfig) or off' },
+  { flag: 'kubeconfig', key: 'kubeconfig', type: 'string', help: 'kubeconfig for the pod watch (default in-cluster when in a pod)' },
+  { flag: 'node-ip', key: 'node_ip', type: 'string', help: 'this node\'s IP, for the default kubelet URL (the DaemonSet passes NODE_IP)', env: 'NODE_IP' },
+  { flag: 'kubelet-url', key: 'kubelet.url', type: 'string', help: 'kubelet to read /stats/summary from (default https://$NODE_IP:10250 when the API is used)' },
+  { flag: 'kubelet-token-file', key: 'kubelet.token_file', type: 'string', help: 'bearer token for the kubelet' },
+  { flag: 'kubelet-ca-file', key: 'kubelet.ca_file', type: 'string', help: 'CA that signed the kubelet\'s serving certificate' },
+  { flag: 'kubelet-insecure-skip-verify', key: 'kubelet.insecure_skip_verify', type: 'boolean', help: 'do not verify the kubelet\'s certificate (when its serving certificate is self-signed)' },
+  { flag: 'kubelet-timeout', key: 'kubelet.timeout', type: 'duration', help: 'timeout of one kubelet request' },
+  { flag: 'cgroup-root', key: 'cgroup_root', type: 'string', help: 'cgroup filesystem root (default <host-root>/sys/fs/cgroup)' },
   { flag: 'once', key: '', type: 'boolean', help: 'sample once, print the series in the Prometheus text format and exit (no push)' },
   { flag: 'help', key: '', type: 'boolean', help: 'print this help and exit' },
   { flag: 'version', key: '', type: 'boolean', help: 'print the version and exit' },

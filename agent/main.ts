@@ -6,7 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { Logger } from '../shared/index.js';
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import type { Logger, Service } from '../shared/index.js';
+import { METRICS_PATH_CADVISOR } from '../shared/index.js';
+import { createPodSources } from './sources/kubelet/index.js';
 import { ConfigError, createLogger, createSelfRegistry, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
 import { defaultConfig, ENV_PREFIX, FLAGS, loadAgentConfig, type AgentConfig } from './config.js';
 import { Sampler } from './sampler.js';
@@ -17,8 +21,32 @@ import { agentMetrics } from './self-metrics.js';
 import { createAgentServer } from './http/server.js';
 import { formatBatch } from './text-output.js';
 
-export function buildSources(config: AgentConfig): Source[] {
-  return [new NodeSource({ hostRoot: config.host_root, targetLabels: { job: config.jobs.node } })];
+export interface BuiltSources {
+  sources: Source[];
+  /** Started before the first tick, stopped after the last (the pod watch). */
+  services: Service[];
+  mode: string;
+}
+
+/** The node source plus the pod/container sources the environment allows. */
+export function buildSources(config: AgentConfig, logger: Logger, registry?: Registry): BuiltSources {
+  const node = new NodeSource({ hostRoot: config.host_root, targetLabels: { job: config.jobs.node } });
+  const pods = createPodSources({
+    kubeApi: config.kube_api,
+    kubeconfig: config.kubeconfig,
+    nodeName: config.node_name,
+    nodeIp: config.node_ip,
+    kubeletUrl: config.kubelet.url,
+    tokenFile: config.kubelet.token_file,
+    caFile: config.kubelet.ca_file,
+    insecureSkipVerify: config.kubelet.insecure_skip_verify,
+    kubeletTimeoutMs: parseDuration(config.kubelet.timeout),
+    cgroupRoot: config.cgroup_root || join(config.host_root, 'sys', 'fs', 'cgroup'),
+    targetLabels: { job: config.jobs.kubelet, metrics_path: METRICS_PATH_CADVISOR },
+    logger,
+    registry,
+  });
+  return { sources: [node, ...pods.sources], services: pods.services, mode: pods.mode };
 }
 
 function baseLabels(config: AgentConfig): Record<string, string> {
@@ -37,8 +65,10 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
   const registry = createSelfRegistry();
   const metrics = agentMetrics(registry);
   const intervalMs = parseDuration(config.interval);
+  const built = buildSources(config, logger, registry);
+  for (const svc of built.services) await svc.start();
   const sampler = new Sampler({
-    sources: buildSources(config),
+    sources: built.sources,
     baseLabels: baseLabels(config),
     intervalMs,
     deadlineMs: config.scrape_timeout ? parseDuration(config.scrape_timeout) : undefined,
@@ -74,7 +104,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
     ticks++;
     shipper.enqueue(batch);
   });
-  logger.info({ url, collector: config.collector_url, node: config.node_name, interval: config.interval, version: VERSION }, 'Agent started');
+  logger.info({ url, collector: config.collector_url, node: config.node_name, interval: config.interval, mode: built.mode, version: VERSION }, 'Agent started');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -84,6 +114,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
     stop: () =>
       (stopping ??= (async () => {
         await sampler.stop();
+        for (const svc of [...built.services].reverse()) await svc.stop();
         await shipper.stop();
         await new Promise<void>((r) => server.close(() => r()));
         logger.info('Agent stopped');
@@ -111,8 +142,11 @@ async function main(): Promise<void> {
   if (loaded.actions.has('once')) {
     // Logs go to stderr so stdout is exactly the exposition text.
     const logger = createLogger({ level: config.log_level, name: 'kubepulse-agent', destination: process.stderr });
-    const sampler = new Sampler({ sources: buildSources(config), baseLabels: baseLabels(config), intervalMs: parseDuration(config.interval), logger });
+    const built = buildSources(config, logger);
+    for (const svc of built.services) await svc.start();
+    const sampler = new Sampler({ sources: built.sources, baseLabels: baseLabels(config), intervalMs: parseDuration(config.interval), logger });
     const batch = await sampler.tick();
+    for (const svc of built.services) await svc.stop();
     process.stdout.write(formatBatch(batch), () => process.exit(0));
     return;
   }

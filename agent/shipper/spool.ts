@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger, MetricMetadata, Sample, TimeSeries } from '../../shared/index.js';
 import { decodeWriteRequestBody, encodeWriteRequestBody, errorMessage, labelsKey, noopLogger } from '../../shared/index.js';
+import { decodeDense, encodeDense } from './spool-codec.js';
 
 /** One spooled request. Records are handed out by the spool; do not mutate them. */
 export interface SpoolRecord {
@@ -62,8 +63,11 @@ export interface SpoolOptions {
 }
 
 const MAGIC = Buffer.from('KPSPOOL1');
-/** u32 body length, u32 crc32(body), u32 samples, u32 reserved, f64 minT, f64 maxT. */
+/** u32 body length, u32 crc32(body), u32 samples, u32 format, f64 minT, f64 maxT. */
 const HEADER = 32;
+/** Record formats: a snappy remote_write body as sent, or a compacted dense record. */
+const FORMAT_REMOTE_WRITE = 0;
+const FORMAT_DENSE = 1;
 
 interface Rec extends SpoolRecord {
   seg: Segment;
@@ -72,6 +76,7 @@ interface Rec extends SpoolRecord {
   offset: number;
   acked: boolean;
   dead: boolean;
+  format: number;
   /** In memory when the spool has no dir or the disk write failed. */
   body?: Buffer;
 }
@@ -150,7 +155,7 @@ export class Spool {
       if (head && !head.sealed) this.seal(head);
       head = this.openSegment();
     }
-    const rec: Rec = { id: this.nextId++, samples, minT, maxT, enqueuedAt: this.now(), bytes: body.length, seg: head, index: head.records.length, offset: head.bytes, acked: false, dead: false };
+    const rec: Rec = { id: this.nextId++, samples, minT, maxT, enqueuedAt: this.now(), bytes: body.length, seg: head, index: head.records.length, offset: head.bytes, acked: false, dead: false, format: FORMAT_REMOTE_WRITE };
     if (head.fd !== undefined) {
       try {
         const hdr = Buffer.alloc(HEADER);
@@ -178,9 +183,15 @@ export class Spool {
     return rec;
   }
 
-  /** The body of a pending record. Throws if it cannot be read back (the record is then dropped). */
+  /** The remote_write body (snappy) of a pending record. Throws if it cannot be read back. */
   read(rec: SpoolRecord): Buffer {
     const r = rec as Rec;
+    const raw = this.readRaw(r);
+    if (r.format === FORMAT_REMOTE_WRITE) return raw;
+    return encodeWriteRequestBody(decodeDense(raw));
+  }
+
+  private readRaw(r: Rec): Buffer {
     if (r.body) return r.body;
     const fd = r.seg.fd ?? openSync(this.segPath(r.seg.seq), 'r');
     try {
@@ -282,7 +293,8 @@ export class Spool {
     const bySeries = new Map<string, { labels: TimeSeries['labels']; samples: Sample[] }>();
     const metadata = new Map<string, MetricMetadata>();
     for (const r of seg.records) {
-      const wr = decodeWriteRequestBody(this.read(r));
+      const raw = this.readRaw(r);
+      const wr = r.format === FORMAT_DENSE ? decodeDense(raw) : decodeWriteRequestBody(raw);
       for (const ts of wr.timeseries) {
         const key = labelsKey(ts.labels);
         const cur = bySeries.get(key);
@@ -305,7 +317,7 @@ export class Spool {
         if (s.t > maxT) maxT = s.t;
       }
       const md = outs.length === 0 ? [...metadata.values()] : [];
-      outs.push({ body: encodeWriteRequestBody({ timeseries: cur, metadata: md }), samples: curSamples, minT, maxT });
+      outs.push({ body: encodeDense(cur, md), samples: curSamples, minT, maxT });
       cur = [];
       curSamples = 0;
     };
@@ -324,10 +336,11 @@ export class Spool {
       hdr.writeUInt32LE(o.body.length, 0);
       hdr.writeUInt32LE(crc32(o.body), 4);
       hdr.writeUInt32LE(o.samples, 8);
+      hdr.writeUInt32LE(FORMAT_DENSE, 12);
       hdr.writeDoubleLE(o.minT, 16);
       hdr.writeDoubleLE(o.maxT, 24);
       parts.push(hdr, o.body);
-      newRecs.push({ id: this.nextId++, samples: o.samples, minT: o.minT, maxT: o.maxT, enqueuedAt: 0, bytes: o.body.length, seg, index: newRecs.length, offset, acked: false, dead: false });
+      newRecs.push({ id: this.nextId++, samples: o.samples, minT: o.minT, maxT: o.maxT, enqueuedAt: 0, bytes: o.body.length, seg, index: newRecs.length, offset, acked: false, dead: false, format: FORMAT_DENSE });
       offset += HEADER + o.body.length;
     }
     const after = offset;
@@ -448,7 +461,7 @@ export class Spool {
         if (crc32(body) !== buf.readUInt32LE(off + 4)) break;
         const index = seg.records.length;
         const isAcked = acked.has(index);
-        seg.records.push({ id: this.nextId++, samples: buf.readUInt32LE(off + 8), minT: buf.readDoubleLE(off + 16), maxT: buf.readDoubleLE(off + 24), enqueuedAt: 0, bytes: len, seg, index, offset: off, acked: isAcked, dead: false });
+        seg.records.push({ id: this.nextId++, samples: buf.readUInt32LE(off + 8), minT: buf.readDoubleLE(off + 16), maxT: buf.readDoubleLE(off + 24), enqueuedAt: 0, bytes: len, seg, index, offset: off, acked: isAcked, dead: false, format: buf.readUInt32LE(off + 12) });
         if (!isAcked) seg.unacked++;
         off += HEADER + len;
       }

@@ -12,7 +12,7 @@ import type { Queryable, Querier } from '../storage/index.js';
 import type { AggregateExpr, AtModifier, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, VectorSelector } from './ast.js';
 import { COMPARISON_OPS, childrenOf, exprType, walk } from './ast.js';
 import { parseExpr, documentedType } from './parser.js';
-import type { Matrix, QueryResult, QueryValue, RangeSeries, Sample, Vector } from './value.js';
+import type { Matrix, QueryResult, QueryValue, Sample, Vector } from './value.js';
 import { QueryError, timeoutError, tooManySamplesError } from './value.js';
 import type { RangeInfo, Window } from './functions.js';
 import {
@@ -700,4 +700,3 @@ function withoutStale(labels: Labels, t: ArrayLike<number>, v: ArrayLike<number>
   return { labels, t: nt, v: nv, pos: 0, lo: 0 };
 }
 
-export type { RangeSeries };

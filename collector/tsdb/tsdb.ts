@@ -241,7 +241,10 @@ export class Tsdb implements Storage {
     const started = performance.now();
     this.db = new Database(file);
     try {
-      this.db.pragma('auto_vacuum = INCREMENTAL'); // only takes effect on a new file
+      // Both only take effect on a new file. 64 KiB pages pack chunk rows of a few KiB
+      // densely (with 4 KiB pages a 3 KiB row wastes a quarter of its page).
+      this.db.pragma('page_size = 65536');
+      this.db.pragma('auto_vacuum = INCREMENTAL');
       this.db.pragma('journal_mode = WAL');
       // NORMAL: a committed transaction is in the OS page cache, so it survives a process
       // crash; only a power cut can lose the last ones (Prometheus's WAL is the same).
@@ -254,7 +257,8 @@ export class Tsdb implements Storage {
         CREATE TABLE IF NOT EXISTS chunks (series_id INTEGER NOT NULL, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, kind INTEGER NOT NULL, data BLOB NOT NULL);
         CREATE INDEX IF NOT EXISTS chunks_by_series ON chunks (series_id, maxt);
         CREATE INDEX IF NOT EXISTS chunks_by_maxt ON chunks (maxt);
-        CREATE TABLE IF NOT EXISTS rollups (series_id INTEGER NOT NULL, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series_id, mint)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS rollups (series_id INTEGER NOT NULL, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, data BLOB NOT NULL);
+        CREATE UNIQUE INDEX IF NOT EXISTS rollups_by_series ON rollups (series_id, mint);
         CREATE INDEX IF NOT EXISTS rollups_by_maxt ON rollups (maxt);
         CREATE TABLE IF NOT EXISTS wal (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS metadata (metric TEXT PRIMARY KEY, type TEXT NOT NULL, help TEXT NOT NULL, unit TEXT NOT NULL);
@@ -284,13 +288,8 @@ export class Tsdb implements Storage {
       insertRollup: this.db.prepare('INSERT OR REPLACE INTO rollups (series_id, mint, maxt, data) VALUES (?, ?, ?, ?)'),
       deleteOldChunks: this.db.prepare('DELETE FROM chunks WHERE rowid IN (SELECT rowid FROM chunks WHERE maxt < ? LIMIT ?)'),
       deleteOldestChunks: this.db.prepare('DELETE FROM chunks WHERE rowid IN (SELECT rowid FROM chunks ORDER BY maxt LIMIT ?)'),
-      // WITHOUT ROWID: rollups are deleted by key.
-      deleteOldRollups: this.db.prepare(
-        'DELETE FROM rollups WHERE (series_id, mint) IN (SELECT series_id, mint FROM rollups WHERE maxt < ? LIMIT ?)',
-      ),
-      deleteOldestRollups: this.db.prepare(
-        'DELETE FROM rollups WHERE (series_id, mint) IN (SELECT series_id, mint FROM rollups ORDER BY maxt LIMIT ?)',
-      ),
+      deleteOldRollups: this.db.prepare('DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM rollups WHERE maxt < ? LIMIT ?)'),
+      deleteOldestRollups: this.db.prepare('DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM rollups ORDER BY maxt LIMIT ?)'),
       deleteSeriesRollups: this.db.prepare('DELETE FROM rollups WHERE series_id = ?'),
       upsertMeta: this.db.prepare(
         'INSERT INTO metadata (metric, type, help, unit) VALUES (?, ?, ?, ?) ON CONFLICT(metric) DO UPDATE SET type = excluded.type, help = excluded.help, unit = excluded.unit',

@@ -4,9 +4,10 @@
  *
  * Layout of an encoded chunk: a 16-bit big-endian sample count, then the bit stream.
  * First sample: timestamp and value as raw 64-bit floats. Then per sample a
- * delta-of-delta in one of five buckets (`0`, `10`+7 bits, `110`+14, `1110`+20,
- * `1111`+64 raw float bits) — a smaller first bucket than Prometheus's, because agent
- * timestamps jitter by a few milliseconds around the tick — and the value XOR-ed with
+ * delta-of-delta in one of five buckets (`0`, `10`+5 bits, `110`+12, `1110`+20,
+ * `1111`+64 raw float bits) — smaller buckets than Prometheus's 14/17/20 bits, because
+ * agent timestamps jitter by a few milliseconds around the tick and are stored exactly
+ * (no alignment), so ±16 ms must be cheap — and the value XOR-ed with
  * the previous one (`0` when equal, `10` + bits inside the previous window, `11` + 5 bits
  * leading zeros + 6 bits length + bits otherwise). Values are compared bit for bit, so
  * NaN payloads (the stale marker) survive.
@@ -81,12 +82,12 @@ export class XorEncoder {
   private writeDod(dod: number): void {
     if (dod === 0) {
       this.writeBits(0, 1);
-    } else if (dod >= -64 && dod < 64) {
+    } else if (dod >= -16 && dod < 16) {
       this.writeBits(0b10, 2);
-      this.writeBits(dod & 0x7f, 7);
-    } else if (dod >= -8192 && dod < 8192) {
+      this.writeBits(dod & 0x1f, 5);
+    } else if (dod >= -2048 && dod < 2048) {
       this.writeBits(0b110, 3);
-      this.writeBits(dod & 0x3fff, 14);
+      this.writeBits(dod & 0xfff, 12);
     } else if (dod >= -524288 && dod < 524288) {
       this.writeBits(0b1110, 4);
       this.writeBits(dod & 0xfffff, 20);
@@ -252,7 +253,7 @@ export function encodeChunk(t: ArrayLike<number>, v: ArrayLike<number>, from = 0
   return enc.bytes();
 }
 
-const DOD_BITS = [0, 7, 14, 20];
+const DOD_BITS = [0, 5, 12, 20];
 
 function signExtend(x: number, bits: number): number {
   return x >= 2 ** (bits - 1) ? x - 2 ** bits : x;

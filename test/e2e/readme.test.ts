@@ -29,7 +29,7 @@ describe.each([
 ])('README documents $prog', ({ prog, flags, defaults, prefix }) => {
   it.each(flags.map((f: FlagSpec) => ({ flag: f.flag, f })))('--$flag', ({ f }) => {
     const text = section(prog);
-    const row = text.split('\n').find((l) => l.includes(`\`--${f.flag}\``));
+    const row = text.split('\n').find((l) => l.startsWith(`| \`--${f.flag}\``) || l.startsWith(`| \`--help\`, \`--${f.flag}`) || l.includes(`, \`--${f.flag}\` |`));
     expect(row, `a row for --${f.flag}`).toBeDefined();
     if (!f.key || f.key === 'config') return;
     expect(row).toContain(`\`${f.key}\``);
