@@ -52,6 +52,7 @@ export class Sampler {
   private readonly metrics: SamplerMetrics;
   private readonly now: () => number;
   private lastSeries = new Map<string, Labels>();
+  private identities: ReadonlyMap<string, CachedSeries> = new Map();
   private readonly loggedReasons = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -70,18 +71,20 @@ export class Sampler {
     const started = performance.now();
     const t = this.now();
     const deadlineMs = this.opts.deadlineMs ?? Math.floor(this.opts.intervalMs * 0.8);
-    const builder = new BatchBuilder(t);
-    await Promise.all(this.opts.sources.map((src) => this.runSource(src, builder, t, deadlineMs)));
-    const batch = builder.finish(this.opts.baseLabels, this.lastSeries);
+    const base = Object.entries(this.opts.baseLabels).filter(([, v]) => v !== '');
+    const builder = new BatchBuilder(t, base, this.identities);
+    await Promise.all(this.opts.sources.map((src, i) => this.runSource(src, i, builder, t, deadlineMs)));
+    const batch = builder.finish(this.lastSeries);
     this.lastSeries = builder.seen;
+    this.identities = builder.used;
     this.metrics.tickDuration((performance.now() - started) / 1000);
     return batch;
   }
 
-  private async runSource(src: Source, builder: BatchBuilder, t: number, deadlineMs: number): Promise<void> {
+  private async runSource(src: Source, index: number, builder: BatchBuilder, t: number, deadlineMs: number): Promise<void> {
     const ac = new AbortController();
     const started = performance.now();
-    const sink = builder.sinkFor(src);
+    const sink = builder.sinkFor(src, index);
     const ctx: CollectContext = {
       now: t,
       signal: ac.signal,
@@ -149,31 +152,57 @@ export class Sampler {
   }
 }
 
-/** Gathers one tick's samples from every source. */
+/** A series' final identity, cached between ticks by the raw form a source gives. */
+interface CachedSeries {
+  readonly labels: Labels;
+  readonly key: string;
+}
+
+/** Per-tick state of one series. */
+interface TickSeries {
+  readonly labels: Labels;
+  samples: Array<{ t: number; v: number }>;
+}
+
+/**
+ * Gathers one tick's samples from every source. The sorted, stamped label set of a
+ * series is built once and then found again each tick by the raw form the source gives
+ * (family name plus labels in the source's order): sources emit the same series every
+ * tick, so the hot path is one string build and two map lookups per sample.
+ */
 class BatchBuilder {
   readonly seen = new Map<string, Labels>();
+  /** Raw form → identity, for the entries used this tick (the next tick's cache). */
+  readonly used = new Map<string, CachedSeries>();
   private readonly families = new Map<string, FamilyInfo>();
-  private readonly raw: Array<{ labels: Label[]; t: number; v: number }> = [];
+  private readonly byKey = new Map<string, TickSeries>();
 
-  constructor(private readonly t: number) {}
+  constructor(
+    private readonly t: number,
+    private readonly base: ReadonlyArray<readonly [string, string]>,
+    private readonly cache: ReadonlyMap<string, CachedSeries>,
+  ) {}
 
   /** A sink that stamps `src`'s target labels and stops accepting after `close`. */
-  sinkFor(src: Source): MetricSink & { close(): void } {
+  sinkFor(src: Source, index: number): MetricSink & { close(): void } {
     let open = true;
-    const target = Object.entries(src.targetLabels);
+    const target = Object.entries(src.targetLabels).filter(([, v]) => v !== '');
+    const prefix = `${index}\x00`;
     return {
       family: (name, type, help) => {
         if (open && !this.families.has(name)) this.families.set(name, { type, help });
       },
       add: (name, labels, value, t) => {
         if (!open) return;
-        const ls: Label[] = [{ name: '__name__', value: name }];
-        for (const k in labels) {
-          const v = labels[k];
-          if (v !== '') ls.push({ name: k, value: v });
-        }
-        for (const [k, v] of target) if (v !== '' && !(k in labels)) ls.push({ name: k, value: v });
-        this.raw.push({ labels: ls, t: t ?? this.t, v: value });
+        let raw = prefix + name;
+        for (const k in labels) raw += '\xff' + k + '\xfe' + labels[k];
+        let id = this.used.get(raw) ?? this.cache.get(raw);
+        if (!id) id = this.identify(name, labels, target);
+        this.used.set(raw, id);
+        const sample = { t: t ?? this.t, v: value };
+        const cur = this.byKey.get(id.key);
+        if (cur) cur.samples.push(sample);
+        else this.byKey.set(id.key, { labels: id.labels, samples: [sample] });
       },
       close: () => {
         open = false;
@@ -181,22 +210,28 @@ class BatchBuilder {
     };
   }
 
-  finish(base: Readonly<Record<string, string>>, previous: ReadonlyMap<string, Labels>): Batch {
-    const baseEntries = Object.entries(base).filter(([, v]) => v !== '');
-    const byKey = new Map<string, { labels: Labels; samples: Array<{ t: number; v: number }> }>();
-    for (const r of this.raw) {
-      for (const [k, v] of baseEntries) if (!r.labels.some((l) => l.name === k)) r.labels.push({ name: k, value: v });
-      r.labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const key = labelsKey(r.labels);
-      const existing = byKey.get(key);
-      if (existing) existing.samples.push({ t: r.t, v: r.v });
-      else byKey.set(key, { labels: r.labels, samples: [{ t: r.t, v: r.v }] });
+  private identify(name: string, labels: Readonly<Record<string, string>>, target: ReadonlyArray<readonly [string, string]>): CachedSeries {
+    const ls: Label[] = [{ name: '__name__', value: name }];
+    const has = new Set<string>(['__name__']);
+    for (const k in labels) {
+      const v = labels[k];
+      if (v !== '' && !has.has(k)) {
+        ls.push({ name: k, value: v });
+        has.add(k);
+      }
     }
+    for (const [k, v] of target) if (!has.has(k)) (ls.push({ name: k, value: v }), has.add(k));
+    for (const [k, v] of this.base) if (!has.has(k)) (ls.push({ name: k, value: v }), has.add(k));
+    ls.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { labels: ls, key: labelsKey(ls) };
+  }
+
+  finish(previous: ReadonlyMap<string, Labels>): Batch {
     let samples = 0;
     const series: TimeSeries[] = [];
-    for (const [key, s] of byKey) {
+    for (const [key, s] of this.byKey) {
       this.seen.set(key, s.labels);
-      s.samples.sort((a, b) => a.t - b.t);
+      if (s.samples.length > 1) s.samples.sort((a, b) => a.t - b.t);
       series.push(s);
       samples += s.samples.length;
     }

@@ -43,6 +43,14 @@ describe('remote_write codec', () => {
     expect(isStaleNaN(back.timeseries[0].samples[1].v)).toBe(false);
   });
 
+  it('round-trips timestamps of every size, negative and zero included, and reused label sets', () => {
+    const labels = ls({ __name__: 'x', unicode: 'ünï', long: 'y'.repeat(300) });
+    const ts = [0, 1, 127, 128, 16_383, 1_700_000_000_123, 2 ** 53 - 1, -1, -1_700_000_000_000];
+    const req: WriteRequest = { timeseries: [{ labels, samples: ts.map((t) => ({ t, v: t / 2 })) }, { labels, samples: [{ t: 5, v: 1 }] }] };
+    expect(decodeWriteRequest(encodeWriteRequest(req))).toEqual(req);
+    expect(decodeWriteRequest(encodeWriteRequest(req))).toEqual(req); // second time from the label cache
+  });
+
   it('round-trips an empty request', () => {
     expect(decodeWriteRequestBody(encodeWriteRequestBody({ timeseries: [] }))).toEqual({ timeseries: [] });
   });

@@ -8,7 +8,7 @@
  */
 import protobuf from 'protobufjs/minimal.js';
 import snappy from 'snappy';
-import type { Label } from './labels.js';
+import type { Label, Labels } from './labels.js';
 import type { Sample, TimeSeries } from './samples.js';
 import { KubepulseError } from './errors.js';
 
@@ -16,7 +16,7 @@ import { KubepulseError } from './errors.js';
 protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
 protobuf.configure();
 
-const { Reader, Writer } = protobuf;
+const { Reader } = protobuf;
 
 export const REMOTE_WRITE_CONTENT_TYPE = 'application/x-protobuf';
 export const REMOTE_WRITE_VERSION = '0.1.0';
@@ -55,36 +55,161 @@ export class WireFormatError extends KubepulseError {
 
 // ---- encode ----------------------------------------------------------------------
 
-/** Encodes a WriteRequest as protobuf (uncompressed). */
+/**
+ * Encodes a WriteRequest as protobuf (uncompressed).
+ *
+ * Two passes over the request: sizes first, then bytes into one buffer. This avoids the
+ * per-field allocations of a forking writer, which dominated the agent's CPU per tick.
+ */
 export function encodeWriteRequest(req: WriteRequest): Uint8Array {
-  const w = Writer.create();
-  for (const ts of req.timeseries) {
-    w.uint32((1 << 3) | 2).fork();
-    for (const l of ts.labels) {
-      w.uint32((1 << 3) | 2).fork();
-      if (l.name !== '') w.uint32((1 << 3) | 2).string(l.name);
-      if (l.value !== '') w.uint32((2 << 3) | 2).string(l.value);
-      w.ldelim();
-    }
-    for (const s of ts.samples) {
-      w.uint32((2 << 3) | 2).fork();
-      // Always written, even 0: a stale marker or a zero must survive a round trip and
-      // double writes copy the bytes as they are, payload included.
-      w.uint32((1 << 3) | 1).double(s.v);
-      if (s.t !== 0) w.uint32((2 << 3) | 0).int64(s.t);
-      w.ldelim();
-    }
-    w.ldelim();
+  const series = req.timeseries;
+  // Pass 1: sizes. A series' label fields are encoded once and cached by the identity
+  // of its Labels array: the agent sends the same label sets every tick.
+  const sizes: number[] = [];
+  const labelBytes: Buffer[] = [];
+  let total = 0;
+  for (const ts of series) {
+    const lb = encodedLabels(ts.labels);
+    labelBytes.push(lb);
+    let tsLen = lb.length;
+    for (const smp of ts.samples) tsLen += 2 + sampleLen(smp.t);
+    sizes.push(tsLen);
+    total += 1 + varintLen(tsLen) + tsLen;
   }
-  for (const m of req.metadata ?? []) {
-    w.uint32((3 << 3) | 2).fork();
-    if (m.type !== 0) w.uint32((1 << 3) | 0).int32(m.type);
-    if (m.metricFamilyName) w.uint32((2 << 3) | 2).string(m.metricFamilyName);
-    if (m.help) w.uint32((4 << 3) | 2).string(m.help);
-    if (m.unit) w.uint32((5 << 3) | 2).string(m.unit);
-    w.ldelim();
+  const meta = req.metadata ?? [];
+  const metaSizes: number[] = [];
+  for (const m of meta) {
+    let n = 0;
+    if (m.type !== 0) n += 1 + varintLen(m.type);
+    if (m.metricFamilyName) n += 1 + varintLen(strLen(m.metricFamilyName)) + strLen(m.metricFamilyName);
+    if (m.help) n += 1 + varintLen(strLen(m.help)) + strLen(m.help);
+    if (m.unit) n += 1 + varintLen(strLen(m.unit)) + strLen(m.unit);
+    metaSizes.push(n);
+    total += 1 + varintLen(n) + n;
   }
-  return w.finish();
+
+  // Pass 2: the bytes.
+  const buf = Buffer.allocUnsafe(total);
+  let p = 0;
+  for (let si = 0; si < series.length; si++) {
+    buf[p++] = (1 << 3) | 2;
+    p = writeVarint(buf, p, sizes[si]);
+    p += labelBytes[si].copy(buf, p);
+    for (const smp of series[si].samples) {
+      buf[p++] = (2 << 3) | 2;
+      buf[p++] = sampleLen(smp.t); // at most 20, one byte
+      // Always written, even 0: the double's bytes are copied as they are, so a stale
+      // marker keeps its payload.
+      buf[p++] = (1 << 3) | 1;
+      p = buf.writeDoubleLE(smp.v, p);
+      if (smp.t !== 0) {
+        buf[p++] = (2 << 3) | 0;
+        p = writeInt64(buf, p, smp.t);
+      }
+    }
+  }
+  for (let mi = 0; mi < meta.length; mi++) {
+    const m = meta[mi];
+    buf[p++] = (3 << 3) | 2;
+    p = writeVarint(buf, p, metaSizes[mi]);
+    if (m.type !== 0) {
+      buf[p++] = (1 << 3) | 0;
+      p = writeVarint(buf, p, m.type);
+    }
+    if (m.metricFamilyName) p = writeStr(buf, p, 2, m.metricFamilyName);
+    if (m.help) p = writeStr(buf, p, 4, m.help);
+    if (m.unit) p = writeStr(buf, p, 5, m.unit);
+  }
+  if (p !== total) throw new Error(`remote_write encoder: wrote ${p} bytes, expected ${total}`);
+  return buf;
+}
+
+/** Bytes of a Sample message: the double, and the timestamp unless 0. */
+function sampleLen(t: number): number {
+  return 9 + (t !== 0 ? 1 + int64Len(t) : 0);
+}
+
+const labelCache = new WeakMap<Labels, Buffer>();
+
+/** The `labels` fields (field 1, repeated Label) of a TimeSeries, cached per label set. */
+function encodedLabels(ls: Labels): Buffer {
+  let b = labelCache.get(ls);
+  if (b) return b;
+  let total = 0;
+  const lens: number[] = [];
+  for (const l of ls) {
+    const n = strLen(l.name);
+    const v = strLen(l.value);
+    const lLen = (n ? 1 + varintLen(n) + n : 0) + (v ? 1 + varintLen(v) + v : 0);
+    lens.push(lLen);
+    total += 1 + varintLen(lLen) + lLen;
+  }
+  b = Buffer.allocUnsafe(total);
+  let p = 0;
+  for (let i = 0; i < ls.length; i++) {
+    b[p++] = (1 << 3) | 2;
+    p = writeVarint(b, p, lens[i]);
+    if (ls[i].name !== '') p = writeStr(b, p, 1, ls[i].name);
+    if (ls[i].value !== '') p = writeStr(b, p, 2, ls[i].value);
+  }
+  labelCache.set(ls, b);
+  return b;
+}
+
+/** UTF-8 length of a string; the ASCII common case costs one scan. */
+function strLen(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+  return s.length;
+}
+
+function varintLen(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+}
+
+function writeVarint(buf: Buffer, p: number, n: number): number {
+  while (n >= 0x80) {
+    buf[p++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  buf[p++] = n;
+  return p;
+}
+
+/** Varint length of an int64 held in a JS number (negative: 10 bytes, two's complement). */
+function int64Len(n: number): number {
+  if (n < 0) return 10;
+  let len = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    len++;
+  }
+  return len;
+}
+
+function writeInt64(buf: Buffer, p: number, n: number): number {
+  if (n < 0) {
+    let b = BigInt.asUintN(64, BigInt(Math.trunc(n)));
+    for (let i = 0; i < 9; i++) {
+      buf[p++] = Number(b & 0x7fn) | 0x80;
+      b >>= 7n;
+    }
+    buf[p++] = Number(b);
+    return p;
+  }
+  while (n >= 128) {
+    buf[p++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[p++] = n;
+  return p;
+}
+
+function writeStr(buf: Buffer, p: number, field: number, s: string): number {
+  buf[p++] = (field << 3) | 2;
+  const n = strLen(s);
+  p = writeVarint(buf, p, n);
+  buf.write(s, p, n, n === s.length ? 'latin1' : 'utf8');
+  return p + n;
 }
 
 /** Encodes and snappy-compresses a WriteRequest: the HTTP body of a push. */

@@ -9,8 +9,10 @@
  *   its new series, and its out-of-order samples directly as a chunk. A committed
  *   transaction survives kill -9 (not a power cut). At open the `wal` rows are replayed
  *   into the head; rows are deleted once every sample they hold is in a stored chunk.
- * - Chunks: cut head chunks are written as blobs in `chunks`; the background compaction
- *   merges the chunks of each `compactRangeMs` window into one, computes 5-minute rollups
+ * - Chunks: cut head chunks (and out-of-order ones) are written as blobs in `head_chunks`;
+ *   the background compaction merges the chunks of each finished `compactRangeMs` window
+ *   into one row of `chunks`, which therefore grows in time order (so retention frees
+ *   whole pages), computes 5-minute rollups
  *   per day and applies retention, in slices separated by `setImmediate`.
  */
 import { mkdirSync } from 'node:fs';
@@ -109,6 +111,8 @@ class MemSeries {
 }
 
 const CHUNK_HEAD = 0;
+/** Both chunk tables as one, for the queries at open. */
+const ALL_CHUNKS = '(SELECT series_id, mint, maxt, kind, data FROM chunks UNION ALL SELECT series_id, mint, maxt, kind, data FROM head_chunks)';
 const CHUNK_OOO = 1;
 const CHUNK_COMPACTED = 2;
 const FLUSH_PER_COMMIT = 1000;
@@ -254,6 +258,9 @@ export class Tsdb implements Storage {
       if (version > 1) throw new Error(`tsdb: ${file} has schema version ${version}; this build knows 1`);
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, labels TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS head_chunks (series_id INTEGER NOT NULL, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, kind INTEGER NOT NULL, data BLOB NOT NULL);
+        CREATE INDEX IF NOT EXISTS head_chunks_by_series ON head_chunks (series_id, maxt);
+        CREATE INDEX IF NOT EXISTS head_chunks_by_maxt ON head_chunks (maxt);
         CREATE TABLE IF NOT EXISTS chunks (series_id INTEGER NOT NULL, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, kind INTEGER NOT NULL, data BLOB NOT NULL);
         CREATE INDEX IF NOT EXISTS chunks_by_series ON chunks (series_id, maxt);
         CREATE INDEX IF NOT EXISTS chunks_by_maxt ON chunks (maxt);
@@ -273,21 +280,25 @@ export class Tsdb implements Storage {
       deleteSeries: this.db.prepare('DELETE FROM series WHERE id = ?'),
       insertWal: this.db.prepare('INSERT INTO wal (data) VALUES (?)'),
       truncateWal: this.db.prepare('DELETE FROM wal WHERE id < ?'),
-      insertChunk: this.db.prepare('INSERT INTO chunks (series_id, mint, maxt, kind, data) VALUES (?, ?, ?, ?, ?)'),
-      deleteChunk: this.db.prepare('DELETE FROM chunks WHERE rowid = ?'),
-      chunksIn: this.db.prepare<[number, number, number], { mint: number; maxt: number; data: Buffer }>(
-        'SELECT mint, maxt, data FROM chunks WHERE series_id = ? AND maxt >= ? AND mint <= ? ORDER BY mint',
+      insertChunk: this.db.prepare('INSERT INTO head_chunks (series_id, mint, maxt, kind, data) VALUES (?, ?, ?, ?, ?)'),
+      insertCompacted: this.db.prepare('INSERT INTO chunks (series_id, mint, maxt, kind, data) VALUES (?, ?, ?, ?, ?)'),
+      deleteChunk: this.db.prepare('DELETE FROM head_chunks WHERE rowid = ?'),
+      chunksIn: this.db.prepare<[number, number, number, number, number, number], { mint: number; maxt: number; data: Buffer }>(
+        `SELECT mint, maxt, data FROM chunks WHERE series_id = ? AND maxt >= ? AND mint <= ?
+         UNION ALL SELECT mint, maxt, data FROM head_chunks WHERE series_id = ? AND maxt >= ? AND mint <= ? ORDER BY mint`,
       ),
       chunksBefore: this.db.prepare<[number, number], { rowid: number; mint: number; maxt: number; kind: number }>(
-        'SELECT rowid, mint, maxt, kind FROM chunks WHERE series_id = ? AND maxt < ? ORDER BY mint',
+        'SELECT rowid, mint, maxt, kind FROM head_chunks WHERE series_id = ? AND maxt < ? ORDER BY mint',
       ),
-      chunkData: this.db.prepare<[number], { data: Buffer }>('SELECT data FROM chunks WHERE rowid = ?'),
+      chunkData: this.db.prepare<[number], { data: Buffer }>('SELECT data FROM head_chunks WHERE rowid = ?'),
       rollupsIn: this.db.prepare<[number, number, number], { data: Buffer }>(
         'SELECT data FROM rollups WHERE series_id = ? AND maxt >= ? AND mint <= ? ORDER BY mint',
       ),
       insertRollup: this.db.prepare('INSERT OR REPLACE INTO rollups (series_id, mint, maxt, data) VALUES (?, ?, ?, ?)'),
       deleteOldChunks: this.db.prepare('DELETE FROM chunks WHERE rowid IN (SELECT rowid FROM chunks WHERE maxt < ? LIMIT ?)'),
+      deleteOldHeadChunks: this.db.prepare('DELETE FROM head_chunks WHERE rowid IN (SELECT rowid FROM head_chunks WHERE maxt < ? LIMIT ?)'),
       deleteOldestChunks: this.db.prepare('DELETE FROM chunks WHERE rowid IN (SELECT rowid FROM chunks ORDER BY maxt LIMIT ?)'),
+      deleteOldestHeadChunks: this.db.prepare('DELETE FROM head_chunks WHERE rowid IN (SELECT rowid FROM head_chunks ORDER BY maxt LIMIT ?)'),
       deleteOldRollups: this.db.prepare('DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM rollups WHERE maxt < ? LIMIT ?)'),
       deleteOldestRollups: this.db.prepare('DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM rollups ORDER BY maxt LIMIT ?)'),
       deleteSeriesRollups: this.db.prepare('DELETE FROM rollups WHERE series_id = ?'),
@@ -328,7 +339,7 @@ export class Tsdb implements Storage {
       if (row.id >= this.nextSeriesId) this.nextSeriesId = row.id + 1;
     }
     const stats = this.db.prepare<[], { id: number; mn: number; mx: number; n: number }>(
-      'SELECT series_id AS id, min(mint) AS mn, max(maxt) AS mx, count(*) AS n FROM chunks GROUP BY series_id',
+      `SELECT series_id AS id, min(mint) AS mn, max(maxt) AS mx, count(*) AS n FROM ${ALL_CHUNKS} GROUP BY series_id`,
     );
     for (const r of stats.iterate()) {
       const s = this.byId.get(r.id);
@@ -338,8 +349,8 @@ export class Tsdb implements Storage {
     // The newest in-order chunk of each series gives its head max and last value; WAL
     // samples at or before that time are already stored.
     const last = this.db.prepare<[], { id: number; data: Buffer }>(`
-      SELECT c.series_id AS id, c.data AS data FROM chunks c
-      JOIN (SELECT series_id, max(maxt) AS mx FROM chunks WHERE kind != ${CHUNK_OOO} GROUP BY series_id) m
+      SELECT c.series_id AS id, c.data AS data FROM ${ALL_CHUNKS} c
+      JOIN (SELECT series_id, max(maxt) AS mx FROM ${ALL_CHUNKS} WHERE kind != ${CHUNK_OOO} GROUP BY series_id) m
         ON c.series_id = m.series_id AND c.maxt = m.mx AND c.kind != ${CHUNK_OOO}`);
     for (const r of last.iterate()) {
       const s = this.byId.get(r.id);
@@ -372,7 +383,7 @@ export class Tsdb implements Storage {
     }
     // OOO chunks never move the head, but they can hold the newest sample of a series
     // whose in-order data was all deleted by retention.
-    for (const r of this.db.prepare<[], { id: number; mx: number }>('SELECT series_id AS id, max(maxt) AS mx FROM chunks GROUP BY series_id').iterate()) {
+    for (const r of this.db.prepare<[], { id: number; mx: number }>(`SELECT series_id AS id, max(maxt) AS mx FROM ${ALL_CHUNKS} GROUP BY series_id`).iterate()) {
       const s = this.byId.get(r.id);
       if (s && r.mx > s.maxT) {
         const c = this.readRaw(s, r.mx, r.mx);
@@ -702,7 +713,7 @@ export class Tsdb implements Storage {
   /** Raw samples of `s` in [mint, maxt], from stored chunks, cut chunks and the head. */
   private readRaw(s: MemSeries, mint: number, maxt: number): DecodedChunk {
     const pieces: DecodedChunk[] = [];
-    for (const row of this.stmts.chunksIn.iterate(s.id, mint, maxt)) pieces.push(decodeChunk(row.data));
+    for (const row of this.stmts.chunksIn.iterate(s.id, mint, maxt, s.id, mint, maxt)) pieces.push(decodeChunk(row.data));
     if (s.pending) for (const p of s.pending) if (p.maxt >= mint && p.mint <= maxt) pieces.push(decodeChunk(p.data));
     const h = s.head;
     if (h && h.maxt >= mint && h.mint <= maxt) pieces.push(decodeChunk(h.bytes()));
@@ -792,14 +803,14 @@ export class Tsdb implements Storage {
       while (j < rows.length && Math.floor(rows[j].mint / R) === w) j++;
       const group = rows.slice(i, j);
       i = j;
-      if (group.length === 1 && group[0].kind !== CHUNK_OOO) continue;
+      // Even a lone chunk moves, so that `head_chunks` stays small and `chunks` grows in time order.
       const pieces = group.map((g) => decodeChunk((this.stmts.chunkData.get(g.rowid) as { data: Buffer }).data));
       const merged = mergePieces(pieces, -Infinity, Infinity);
       this.db.transaction(() => {
         for (const g of group) this.stmts.deleteChunk.run(g.rowid);
         for (let from = 0; from < merged.t.length; from += MAX_CHUNK_SAMPLES) {
           const to = Math.min(merged.t.length, from + MAX_CHUNK_SAMPLES);
-          this.stmts.insertChunk.run(s.id, merged.t[from], merged.t[to - 1], CHUNK_COMPACTED, encodeChunk(merged.t, merged.v, from, to));
+          this.stmts.insertCompacted.run(s.id, merged.t[from], merged.t[to - 1], CHUNK_COMPACTED, encodeChunk(merged.t, merged.v, from, to));
           this.chunkCount++;
         }
       })();
@@ -832,12 +843,14 @@ export class Tsdb implements Storage {
   private async applyRetention(now: number): Promise<void> {
     const cutoff = now - this.retentionMs;
     const rollCutoff = now - this.rollupRetentionMs;
-    for (;;) {
-      if (this.closed) return;
-      const n = this.stmts.deleteOldChunks.run(cutoff, SLICE).changes;
-      this.chunkCount -= n;
-      if (n < SLICE) break;
-      await yieldToLoop();
+    for (const stmt of [this.stmts.deleteOldChunks, this.stmts.deleteOldHeadChunks]) {
+      for (;;) {
+        if (this.closed) return;
+        const n = stmt.run(cutoff, SLICE).changes;
+        this.chunkCount -= n;
+        if (n < SLICE) break;
+        await yieldToLoop();
+      }
     }
     for (;;) {
       if (this.closed) return;
@@ -876,6 +889,7 @@ export class Tsdb implements Storage {
     let rollups = 0;
     while (!this.closed && this.storageBytes() > this.maxBytes) {
       let n = this.stmts.deleteOldestChunks.run(CAP_SLICE).changes;
+      if (n === 0) n = this.stmts.deleteOldestHeadChunks.run(CAP_SLICE).changes;
       this.chunkCount -= n;
       chunks += n;
       if (n === 0) {

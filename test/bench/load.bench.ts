@@ -163,34 +163,68 @@ it('load: largest push load held with zero loss', async () => {
 
 // ---- spool --------------------------------------------------------------------------
 
+/**
+ * Kinds of value, as the sources produce them: kernel tick counters (node_cpu: multiples
+ * of 0.01 s), nanosecond CPU counters (cgroup cpu usage), byte and packet counters
+ * (integers), page-granular memory gauges (multiples of 4096), other gauges.
+ */
+type Kind = 'ticks' | 'ns_seconds' | 'int_counter' | 'pages' | 'gauge';
+
 /** A busy node: node_exporter-like series plus 110 pods × 2 containers × 20 cAdvisor series. */
-function busyNode(): { labels: Labels[]; counter: boolean[] } {
+function busyNode(): { labels: Labels[]; kinds: Kind[] } {
   const labels: Labels[] = [];
-  const counter: boolean[] = [];
-  const add = (l: Record<string, string>, c: boolean) => {
+  const kinds: Kind[] = [];
+  const add = (l: Record<string, string>, k: Kind) => {
     labels.push(labelsFromObject({ cluster: 'prod', node: 'ip-10-0-12-34.ec2.internal', instance: 'ip-10-0-12-34.ec2.internal', ...l }));
-    counter.push(c);
+    kinds.push(k);
   };
-  for (let cpu = 0; cpu < 16; cpu++) for (const mode of ['idle', 'iowait', 'irq', 'nice', 'softirq', 'steal', 'system', 'user']) add({ __name__: 'node_cpu_seconds_total', job: 'node-exporter', cpu: String(cpu), mode }, true);
-  for (let i = 0; i < 150; i++) add({ __name__: `node_memory_field_${i % 50}_bytes`, job: 'node-exporter', x: String(Math.floor(i / 50)) }, false);
-  for (const dev of ['nvme0n1', 'nvme1n1', 'eth0', 'eth1', 'lo', 'cni0']) for (let m = 0; m < 25; m++) add({ __name__: `node_dev_metric_${m}_total`, job: 'node-exporter', device: dev }, true);
-  const cm = ['container_cpu_usage_seconds_total', 'container_cpu_user_seconds_total', 'container_cpu_system_seconds_total', 'container_cpu_cfs_periods_total', 'container_cpu_cfs_throttled_periods_total', 'container_cpu_cfs_throttled_seconds_total',
-    'container_memory_working_set_bytes', 'container_memory_rss', 'container_memory_cache', 'container_memory_usage_bytes', 'container_memory_swap', 'container_memory_failcnt',
-    'container_fs_reads_bytes_total', 'container_fs_writes_bytes_total', 'container_fs_reads_total', 'container_fs_writes_total',
-    'container_network_receive_bytes_total', 'container_network_transmit_bytes_total', 'container_network_receive_packets_total', 'container_network_transmit_packets_total'];
+  for (let cpu = 0; cpu < 16; cpu++) for (const mode of ['idle', 'iowait', 'irq', 'nice', 'softirq', 'steal', 'system', 'user']) add({ __name__: 'node_cpu_seconds_total', job: 'node-exporter', cpu: String(cpu), mode }, 'ticks');
+  for (let i = 0; i < 150; i++) add({ __name__: `node_memory_field_${i % 50}_bytes`, job: 'node-exporter', x: String(Math.floor(i / 50)) }, i % 3 ? 'pages' : 'gauge');
+  for (const dev of ['nvme0n1', 'nvme1n1', 'eth0', 'eth1', 'lo', 'cni0']) for (let m = 0; m < 25; m++) add({ __name__: `node_dev_metric_${m}_total`, job: 'node-exporter', device: dev }, 'int_counter');
+  const cm: Array<[string, Kind]> = [
+    ['container_cpu_usage_seconds_total', 'ns_seconds'], ['container_cpu_user_seconds_total', 'ns_seconds'], ['container_cpu_system_seconds_total', 'ns_seconds'],
+    ['container_cpu_cfs_periods_total', 'int_counter'], ['container_cpu_cfs_throttled_periods_total', 'int_counter'], ['container_cpu_cfs_throttled_seconds_total', 'ns_seconds'],
+    ['container_memory_working_set_bytes', 'pages'], ['container_memory_rss', 'pages'], ['container_memory_cache', 'pages'], ['container_memory_usage_bytes', 'pages'], ['container_memory_swap', 'pages'], ['container_memory_failcnt', 'int_counter'],
+    ['container_fs_reads_bytes_total', 'int_counter'], ['container_fs_writes_bytes_total', 'int_counter'], ['container_fs_reads_total', 'int_counter'], ['container_fs_writes_total', 'int_counter'],
+    ['container_network_receive_bytes_total', 'int_counter'], ['container_network_transmit_bytes_total', 'int_counter'], ['container_network_receive_packets_total', 'int_counter'], ['container_network_transmit_packets_total', 'int_counter'],
+  ];
   for (let p = 0; p < 110; p++) {
     for (let c = 0; c < 2; c++) {
-      for (const name of cm) add({ __name__: name, job: 'kubelet', metrics_path: '/metrics/cadvisor', namespace: `team-${p % 12}`, pod: `svc-${p}-7d9f8c6b5-${(p * 7919).toString(36).slice(0, 5)}`, container: c ? 'istio-proxy' : 'app', image: `registry.example.com/team/svc-${p}:v1.${p % 9}.3` }, name.endsWith('_total'));
+      for (const [name, kind] of cm) add({ __name__: name, job: 'kubelet', metrics_path: '/metrics/cadvisor', namespace: `team-${p % 12}`, pod: `svc-${p}-7d9f8c6b5-${(p * 7919).toString(36).slice(0, 5)}`, container: c ? 'istio-proxy' : 'app', image: `registry.example.com/team/svc-${p}:v1.${p % 9}.3` }, kind);
     }
   }
-  return { labels, counter };
+  return { labels, kinds };
+}
+
+function step(kind: Kind, v: number): number {
+  // About one series in five does not move in a 10 s tick (idle containers, quiet devices).
+  if (Math.random() < 0.2) return v;
+  switch (kind) {
+    case 'ticks':
+      return Math.round(v * 100 + Math.random() * 1000) / 100;
+    case 'ns_seconds':
+      return Math.round(v * 1e9 + Math.random() * 2e9) / 1e9;
+    case 'int_counter':
+      return v + Math.floor(Math.random() * 100_000);
+    case 'pages':
+      return Math.max(0, v + (Math.floor(Math.random() * 200) - 100) * 4096);
+    case 'gauge':
+      return Math.max(0, v + (Math.random() - 0.5) * 1e3);
+  }
+}
+
+function initial(kind: Kind): number {
+  if (kind === 'pages') return Math.floor(Math.random() * 1e5) * 4096;
+  if (kind === 'int_counter') return Math.floor(Math.random() * 1e12);
+  if (kind === 'ticks') return Math.round(Math.random() * 1e8) / 100;
+  return Math.random() * 1e6;
 }
 
 it('spool: bytes per sample on disk and hours per 256 MiB', async () => {
-  const { labels, counter } = busyNode();
+  const { labels, kinds } = busyNode();
   const n = labels.length;
   const ticks = 360; // one hour at 10 s
-  const values = new Float64Array(n).map((_, i) => (counter[i] ? 1e6 * Math.random() : 1e8 * Math.random()));
+  const values = new Float64Array(n).map((_, i) => initial(kinds[i]));
   const rows: string[] = [];
   for (const compact of [true, false]) {
     const dir = mkdtempSync(join(tmpdir(), 'kp-spool-bench-'));
@@ -201,8 +235,7 @@ it('spool: bytes per sample on disk and hours per 256 MiB', async () => {
     for (let k = 0; k < ticks; k++) {
       const series: TimeSeries[] = [];
       for (let i = 0; i < n; i++) {
-        // Counters climb by irregular amounts; gauges wander; ~20 % stay put each tick.
-        if (Math.random() > 0.2) values[i] = counter[i] ? values[i] + Math.round(Math.random() * 5000) / 100 : Math.max(0, values[i] + (Math.random() - 0.5) * 1e6);
+        values[i] = step(kinds[i], values[i]);
         series.push({ labels: labels[i], samples: [{ t: t0 + k * 10_000 + Math.floor(Math.random() * 5), v: values[i] }] });
       }
       const batch: Batch = { t: t0 + k * 10_000, series, families: new Map(), samples: n };
@@ -220,7 +253,7 @@ it('spool: bytes per sample on disk and hours per 256 MiB', async () => {
   lines.push(
     '## Agent spool during an outage',
     '',
-    'One busy node (16 CPUs, 6 devices, 110 pods × 2 containers × 20 cAdvisor series) spooled for one hour of 10 s ticks with the collector unreachable; realistic labels and irregular counter/gauge values.',
+    'One busy node (16 CPUs, 6 devices, 110 pods × 2 containers × 20 cAdvisor series) spooled for one hour of 10 s ticks with the collector unreachable. Labels as the agent sends them; values with the precision their sources have (USER_HZ ticks, nanosecond CPU counters, integer byte/packet counters, page-sized memory), random increments, one series in five unchanged per tick. Compaction merges each sealed segment (default 4 MiB) into dense records: labels once per series, timestamps as delta-of-delta, values XORed, deflated.',
     '',
     '| compaction | series | spool after 1 h | bytes per sample | 256 MiB holds (this node) | … 2,000 series | … 10,000 series | enqueue cost per tick |',
     '|---|---|---|---|---|---|---|---|',
