@@ -220,8 +220,11 @@ class BatchBuilder {
         has.add(k);
       }
     }
-    for (const [k, v] of target) if (!has.has(k)) (ls.push({ name: k, value: v }), has.add(k));
-    for (const [k, v] of this.base) if (!has.has(k)) (ls.push({ name: k, value: v }), has.add(k));
+    for (const [k, v] of [...target, ...this.base]) {
+      if (has.has(k)) continue;
+      ls.push({ name: k, value: v });
+      has.add(k);
+    }
     ls.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return { labels: ls, key: labelsKey(ls) };
   }
