@@ -268,7 +268,7 @@ describe('agent DaemonSet', () => {
     expect(ctr.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(ctr.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(a.get('interval')).toBe('10s');
-    expect(ctr.command).toEqual(['node', '/app/dist/agent/main.js']);
+    expect(ctr.command).toEqual(['node', '--max-semi-space-size=1', '/app/dist/agent/main.js']);
   });
 
   /**

@@ -93,7 +93,7 @@ describe('deploy/Dockerfile', () => {
     expect(runtime).toMatch(/^WORKDIR \/app$/m);
     // dist/ is copied to /app/dist: the chart's commands must be below it.
     expect(runtime).toMatch(/^COPY --from=build \/src\/dist \.\/dist$/m);
-    expect(ds.command).toEqual(['node', '/app/dist/agent/main.js']);
+    expect(ds.command).toEqual(['node', '--max-semi-space-size=1', '/app/dist/agent/main.js']);
     expect(sts.command).toEqual(['node', '/app/dist/collector/main.js']);
     // shared/version.ts reads ../../package.json from dist/shared/.
     expect(runtime).toMatch(/^COPY (--from=build \/src\/)?package\.json /m);
