@@ -148,11 +148,12 @@ export class Shipper {
     if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:') throw new Error(`collector URL ${opts.url}: expected http:// or https://`);
     this.now = opts.now ?? Date.now;
     const dir = opts.spoolDir || undefined;
-    // Without a disk, the byte cap stands in for the old batch cap (~64 KiB a request).
-    const memCap = Math.max(4096, (opts.maxQueueBatches ?? 4096) * 64 * 1024);
+    // Without a disk, the byte cap stands in for the old batch cap (~64 KiB a request),
+    // and RAM is not a place for 256 MiB of backlog: 64 MiB at most unless asked.
+    const memCap = Math.max(4096, Math.min((opts.maxQueueBatches ?? 1024) * 64 * 1024, opts.spoolMaxBytes ?? 64 * 1024 * 1024));
     this.spool = new Spool({
       dir,
-      maxBytes: dir ? (opts.spoolMaxBytes ?? 256 * 1024 * 1024) : Math.min(opts.spoolMaxBytes ?? memCap, memCap),
+      maxBytes: dir ? (opts.spoolMaxBytes ?? 256 * 1024 * 1024) : memCap,
       segmentBytes: opts.spoolSegmentBytes,
       fsync: opts.spoolFsync,
       compact: opts.spoolCompact,
@@ -222,6 +223,11 @@ export class Shipper {
   /** Bytes the spool holds. */
   get spoolBytes(): number {
     return this.spool.bytes;
+  }
+
+  /** Resolves when the spool's background compaction has caught up (tests, benchmarks). */
+  spoolSettled(): Promise<void> {
+    return this.spool.idle();
   }
 
   start(): void {

@@ -80,7 +80,7 @@ describe('Spool', () => {
     for (let i = 1; i < ts.length; i++) expect(ts[i] - ts[i - 1]).toBe(1000);
   });
 
-  it('compacts a sealed segment with nothing delivered, keeping every sample', () => {
+  it('compacts a sealed segment with nothing delivered, keeping every sample', async () => {
     const plain = new Spool({ dir: join(dir, 'plain'), maxBytes: 1 << 20, segmentBytes: 32 * 1024, compact: false });
     const compact = new Spool({ dir: join(dir, 'compact'), maxBytes: 1 << 20, segmentBytes: 32 * 1024 });
     for (let i = 0; i < 60; i++) {
@@ -88,6 +88,7 @@ describe('Spool', () => {
       plain.append(body, samples, i * 10_000, i * 10_000);
       compact.append(body, samples, i * 10_000, i * 10_000);
     }
+    await compact.idle();
     expect(contents(compact)).toEqual(contents(plain));
     expect(compact.pendingSamples).toBe(60 * 50);
     expect(compact.pendingRecords).toBeLessThan(plain.pendingRecords);
@@ -95,6 +96,17 @@ describe('Spool', () => {
     // And the compacted files load back the same.
     const again = new Spool({ dir: join(dir, 'compact'), maxBytes: 1 << 20 });
     expect(contents(again)).toEqual(contents(plain));
+  });
+
+  it('abandons a compaction when a record of the segment is delivered meanwhile', async () => {
+    const s = new Spool({ dir, maxBytes: 1 << 20, segmentBytes: 32 * 1024 });
+    const first = s.append(tick(0).body, 50, 0, 0);
+    for (let i = 1; i < 60; i++) s.append(tick(i * 10_000).body, 50, i * 10_000, i * 10_000);
+    const before = s.pendingRecords;
+    s.ack(first); // the collector answered while the segment waits for compaction
+    await s.idle();
+    expect(s.pendingRecords).toBe(before - 1);
+    expect(contents(s)).toHaveLength(59 * 50);
   });
 
   it('deletes a sealed segment once every record in it is delivered', () => {

@@ -104,6 +104,8 @@ export class Spool {
   private pendingCount = 0;
   private pendingSamplesCount = 0;
   private readonly diskFailed = new Set<string>();
+  private compacting: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(opts: SpoolOptions) {
     if (!(opts.maxBytes >= 4096)) throw new Error(`spool size cap must be at least 4096 bytes, got ${opts.maxBytes}`);
@@ -232,6 +234,7 @@ export class Spool {
 
   /** Seals the open segment and closes files. The spool must not be used afterwards. */
   close(): void {
+    this.closed = true;
     const head = this.segments.at(-1);
     if (head && !head.sealed) this.seal(head, false);
     for (const s of this.segments) this.closeFds(s);
@@ -276,23 +279,43 @@ export class Spool {
       this.removeSegment(seg);
       return;
     }
-    if (compact && this.opts.compact !== false && seg.unacked === seg.records.length && seg.records.length > 1) {
-      try {
-        this.compact(seg);
-      } catch (err) {
+    if (compact) this.scheduleCompaction(seg);
+  }
+
+  /**
+   * Compaction runs in the background, one record per event-loop turn, so a busy
+   * node's sampler is never held up for the seconds a big segment takes.
+   */
+  private scheduleCompaction(seg: Segment): void {
+    if (this.opts.compact === false || seg.records.length <= 1 || seg.unacked !== seg.records.length) return;
+    this.compacting = this.compacting.then(() =>
+      this.compact(seg).catch((err: unknown) => {
         this.log.warn({ err: errorMessage(err), segment: seg.seq }, 'Could not compact a spool segment; keeping it as is');
-      }
-    }
+      }),
+    );
+  }
+
+  /** Resolves when background compaction has caught up (tests, benchmarks). */
+  idle(): Promise<void> {
+    return this.compacting;
+  }
+
+  /** Whether a segment can still be compacted: nothing delivered, dropped or closed meanwhile. */
+  private compactable(seg: Segment, records: readonly Rec[]): boolean {
+    return !this.closed && this.segments.includes(seg) && seg.records === records && records.every((r) => !r.acked && !r.dead);
   }
 
   /**
    * Rewrites a segment with nothing delivered as fewer, bigger requests: the samples of
    * each series are gathered across ticks, so its labels are stored once.
    */
-  private compact(seg: Segment): void {
+  private async compact(seg: Segment): Promise<void> {
+    const records = seg.records;
     const bySeries = new Map<string, { labels: TimeSeries['labels']; samples: Sample[] }>();
     const metadata = new Map<string, MetricMetadata>();
-    for (const r of seg.records) {
+    for (const r of records) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!this.compactable(seg, records)) return;
       const raw = this.readRaw(r);
       const wr = r.format === FORMAT_DENSE ? decodeDense(raw) : decodeWriteRequestBody(raw);
       for (const ts of wr.timeseries) {
@@ -322,11 +345,15 @@ export class Spool {
       curSamples = 0;
     };
     for (const ts of bySeries.values()) {
-      if (cur.length > 0 && (curSamples + ts.samples.length > maxSamples || cur.length >= maxSeries)) flush();
+      if (cur.length > 0 && (curSamples + ts.samples.length > maxSamples || cur.length >= maxSeries)) {
+        flush();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       cur.push(ts);
       curSamples += ts.samples.length;
     }
     flush();
+    if (!this.compactable(seg, records)) return;
     const before = seg.bytes;
     const newRecs: Rec[] = [];
     let offset = MAGIC.length;
@@ -478,13 +505,7 @@ export class Spool {
         this.pendingCount++;
         this.pendingSamplesCount += r.samples;
       }
-      if (acked.size === 0 && seg.records.length > 1 && this.opts.compact !== false) {
-        try {
-          this.compact(seg);
-        } catch (err) {
-          this.log.warn({ err: errorMessage(err), segment: seq }, 'Could not compact a spool segment; keeping it as is');
-        }
-      }
+      if (acked.size === 0) this.scheduleCompaction(seg);
     }
     if (this.segments.length) {
       this.log.info({ segments: this.segments.length, samples: this.pendingSamplesCount, bytes: this.totalBytes, tornBytes: torn }, 'Spool has undelivered samples from an earlier run; resending them');

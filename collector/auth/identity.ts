@@ -26,6 +26,8 @@ export interface Identity {
  */
 export interface Authenticator {
   authenticate(token: string): Promise<Identity | undefined>;
+  /** Releases connections; call at shutdown. */
+  close?(): void;
 }
 
 export class AuthUnavailableError extends Error {

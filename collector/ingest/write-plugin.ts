@@ -26,6 +26,8 @@ import {
 import type { Appendable } from '../storage/index.js';
 import { StorageError } from '../storage/index.js';
 import { NewSeriesLimiter, SeenSeries, type SeriesLookup } from './limits.js';
+// The auth plugin's request decoration (`kubepulseIdentity`), read by the default `identify`.
+import type {} from '../auth/identity.js';
 
 export interface WritePluginOptions {
   appendable: Appendable;

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
 import { labelsFromObject } from '../../shared/index.js';
 import { MemoryStorage } from '../storage/index.js';
 import { Engine, engineQueryFunc, QueryError, ParseError } from './index.js';
@@ -67,6 +68,43 @@ describe('Engine', () => {
     let now = 0;
     const e = new Engine({ timeoutMs: 1_000_000, now: () => (now += 400) });
     await expect(e.rangeQuery(store, 'm', 0, 3_600_000, 60_000, { timeoutMs: 1000 })).rejects.toMatchObject({ errorType: 'timeout' });
+  });
+
+  it('selects each selector once, over the times it needs, with hints', async () => {
+    const calls: Array<{ mint: number; maxt: number; hints: unknown }> = [];
+    const spy = {
+      querier: (mint: number, maxt: number) => {
+        const q = store.querier(mint, maxt);
+        return { ...q, select: (ms: Parameters<typeof q.select>[0], hints?: Parameters<typeof q.select>[1]) => (calls.push({ mint, maxt, hints }), q.select(ms, hints)) };
+      },
+    };
+    await new Engine().rangeQuery(spy, 'max_over_time(m[10m] offset 1m) + m', 3_600_000, 7_200_000, 60_000);
+    expect(calls).toEqual([
+      { mint: 3_600_000 - 660_000, maxt: 7_200_000 - 60_000, hints: { start: 2_940_000, end: 7_140_000, step: 60_000, range: 600_000, func: 'max_over_time' } },
+      { mint: 3_600_000 - 300_000, maxt: 7_200_000, hints: { start: 3_300_000, end: 7_200_000, step: 60_000, range: undefined, func: undefined } },
+    ]);
+  });
+
+  it('runs at most maxConcurrent queries at once; the rest wait in line', async () => {
+    const e = new Engine({ maxConcurrent: 1 });
+    const done: string[] = [];
+    const long = e.rangeQuery(store, 'm', 0, 3_600_000, 1000).then(() => done.push('long'));
+    const short = e.instantQuery(store, 'm', 0).then(() => done.push('short'));
+    await Promise.all([long, short]);
+    expect(done).toEqual(['long', 'short']);
+  });
+
+  it('counts queries by kind and outcome on the registry it is given', async () => {
+    const registry = new Registry();
+    const e = new Engine({ registry });
+    await e.instantQuery(store, 'm', 0);
+    await e.instantQuery(store, 'm +', 0).catch(() => undefined);
+    await e.rangeQuery(store, 'm + on(foo) m', 0, 60_000, 60_000).catch(() => undefined);
+    const text = await registry.metrics();
+    expect(text).toContain('kubepulse_promql_queries_total{kind="instant",outcome="ok"} 1');
+    expect(text).toContain('kubepulse_promql_queries_total{kind="instant",outcome="bad_data"} 1');
+    expect(text).toContain('kubepulse_promql_queries_total{kind="range",outcome="execution"} 1');
+    expect(text).toContain('kubepulse_promql_queries_running 0');
   });
 
   it('validates its options', () => {

@@ -6,12 +6,13 @@
  * times the query needs); the tree is then evaluated step by step, with per-series
  * cursors so a range query walks each series once.
  */
+import type { Registry } from 'prom-client';
 import type { Labels, Logger } from '../../shared/index.js';
 import { METRIC_NAME, compareLabels, isStaleNaN, noopLogger } from '../../shared/index.js';
 import type { Queryable, Querier } from '../storage/index.js';
 import type { AggregateExpr, AtModifier, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, VectorSelector } from './ast.js';
 import { COMPARISON_OPS, childrenOf, exprType, walk } from './ast.js';
-import { parseExpr, documentedType } from './parser.js';
+import { ParseError, parseExpr, documentedType } from './parser.js';
 import type { Matrix, QueryResult, QueryValue, Sample, Vector } from './value.js';
 import { QueryError, timeoutError, tooManySamplesError } from './value.js';
 import type { RangeInfo, Window } from './functions.js';
@@ -27,6 +28,8 @@ import {
 } from './functions.js';
 import { aggregate } from './aggregate.js';
 import { keyOf } from './label-cache.js';
+import type { EngineMetrics } from './metrics.js';
+import { createEngineMetrics } from './metrics.js';
 import { scalarBinop, setBinop, vectorBinop, vectorScalarBinop } from './binary.js';
 
 export interface EngineOptions {
@@ -38,6 +41,10 @@ export interface EngineOptions {
   maxSamples?: number;
   /** Subquery resolution when the query gives none (Prometheus: the global evaluation interval); default 1 minute. */
   noStepSubqueryIntervalMs?: number;
+  /** Queries evaluated at once; more wait in line (their wait counts toward the timeout). Default 20. */
+  maxConcurrent?: number;
+  /** Registry for the `kubepulse_promql_*` self-metrics; a private one when absent. */
+  registry?: Registry;
   /**
    * Which Prometheus major version's semantics to follow where they differ. `'v2'`
    * (default, what the differential tests check against 2.42): lookback and range windows
@@ -68,8 +75,12 @@ export class Engine {
   readonly maxSamples: number;
   readonly noStepSubqueryIntervalMs: number;
   readonly compat: 'v2' | 'v3';
+  readonly maxConcurrent: number;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly metrics: EngineMetrics;
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor({
     lookbackDeltaMs = 5 * 60_000,
@@ -77,9 +88,14 @@ export class Engine {
     maxSamples = 50_000_000,
     noStepSubqueryIntervalMs = 60_000,
     compat = 'v2',
+    maxConcurrent = 20,
+    registry,
     logger,
     now = Date.now,
   }: EngineOptions = {}) {
+    if (!(Number.isInteger(maxConcurrent) && maxConcurrent > 0)) throw new RangeError(`maxConcurrent must be a positive integer, got ${maxConcurrent}`);
+    this.maxConcurrent = maxConcurrent;
+    this.metrics = createEngineMetrics(registry);
     if (!(lookbackDeltaMs > 0)) throw new RangeError(`lookbackDeltaMs must be > 0, got ${lookbackDeltaMs}`);
     if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${timeoutMs}`);
     if (!(maxSamples > 0)) throw new RangeError(`maxSamples must be > 0, got ${maxSamples}`);
@@ -99,9 +115,10 @@ export class Engine {
    * (`execution`, `timeout`).
    */
   async instantQuery(queryable: Queryable, expr: string | Expr, t: number, opts: QueryOptions = {}): Promise<QueryResult> {
-    await Promise.resolve();
-    const e = typeof expr === 'string' ? parseExpr(expr) : expr;
-    return this.exec(queryable, e, t, t, 0, opts);
+    return this.measured('instant', () => {
+      const e = typeof expr === 'string' ? parseExpr(expr) : expr;
+      return this.exec(queryable, e, t, t, 0, opts);
+    });
   }
 
   /**
@@ -117,20 +134,64 @@ export class Engine {
     step: number,
     opts: QueryOptions = {},
   ): Promise<QueryResult> {
-    await Promise.resolve();
-    const e = typeof expr === 'string' ? parseExpr(expr) : expr;
-    const t = exprType(e);
-    if (t !== 'vector' && t !== 'scalar') {
-      throw new QueryError('bad_data', `invalid expression type "${documentedType(t)}" for range query, must be Scalar or instant Vector`);
+    return this.measured('range', () => {
+      const e = typeof expr === 'string' ? parseExpr(expr) : expr;
+      const t = exprType(e);
+      if (t !== 'vector' && t !== 'scalar') {
+        throw new QueryError('bad_data', `invalid expression type "${documentedType(t)}" for range query, must be Scalar or instant Vector`);
+      }
+      if (!(step > 0)) throw new QueryError('bad_data', 'zero or negative query resolution step widths are not accepted');
+      if (end < start) throw new QueryError('bad_data', 'end timestamp must not be before start time');
+      return this.exec(queryable, e, start, end, step, opts);
+    });
+  }
+
+  /** Counts and times a query; the body runs once a concurrency slot is free. */
+  private async measured(kind: 'instant' | 'range', body: () => Promise<QueryResult>): Promise<QueryResult> {
+    const began = performance.now();
+    let outcome = 'ok';
+    try {
+      const r = await body();
+      this.metrics.samples.inc(r.samples);
+      return r;
+    } catch (err) {
+      outcome = err instanceof ParseError ? 'bad_data' : err instanceof QueryError ? err.errorType : 'internal';
+      throw err;
+    } finally {
+      this.metrics.queries.inc({ kind, outcome });
+      this.metrics.duration.observe({ kind }, (performance.now() - began) / 1000);
     }
-    if (!(step > 0)) throw new QueryError('bad_data', 'zero or negative query resolution step widths are not accepted');
-    if (end < start) throw new QueryError('bad_data', 'end timestamp must not be before start time');
-    return this.exec(queryable, e, start, end, step, opts);
+  }
+
+  private async acquire(deadline: number): Promise<void> {
+    if (this.running < this.maxConcurrent) {
+      this.running++;
+      return;
+    }
+    this.metrics.queued.inc();
+    try {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } finally {
+      this.metrics.queued.dec();
+    }
+    // The slot was handed over by release(); give it back if the wait used up the time.
+    if (this.now() > deadline) {
+      this.release();
+      throw timeoutError('queue');
+    }
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.running--;
   }
 
   private async exec(queryable: Queryable, e: Expr, start: number, end: number, step: number, opts: QueryOptions): Promise<QueryResult> {
     const began = this.now();
     const timeout = Math.min(this.timeoutMs, opts.timeoutMs ?? Infinity);
+    await this.acquire(began + timeout);
+    this.metrics.running.inc();
     const ev = new Evaluator(this, start, end, step, began + timeout, this.now);
     const queriers: Querier[] = [];
     try {
@@ -142,6 +203,8 @@ export class Engine {
       return { value, warnings: [...ev.warnings], samples: ev.samples };
     } finally {
       for (const q of queriers) q.close();
+      this.metrics.running.dec();
+      this.release();
     }
   }
 }
@@ -275,17 +338,22 @@ class Evaluator {
   /** Selects every series the expression reads, each over the times it needs. */
   select(queryable: Queryable, root: Expr, queriers: Querier[]): void {
     const needs = new Map<VectorSelector | MatrixSelector, [number, number]>();
-    const visit = (e: Expr, s: number, en: number): void => {
+    // The function directly wrapping each selector: the `func` hint (a store may serve
+    // min_over_time from min rollups, and so on).
+    const funcs = new Map<VectorSelector | MatrixSelector, string>();
+    const visit = (e: Expr, s: number, en: number, func?: string): void => {
       switch (e.kind) {
         case 'VectorSelector': {
           const a = e.at === undefined ? [s, en] : [this.at(e.at, s), this.at(e.at, s)];
           add(needs, e, a[0] - e.offsetMs - this.lookback, a[1] - e.offsetMs);
+          if (func) funcs.set(e, func);
           return;
         }
         case 'MatrixSelector': {
           const vs = e.vs;
           const a = vs.at === undefined ? [s, en] : [this.at(vs.at, s), this.at(vs.at, s)];
           add(needs, e, a[0] - vs.offsetMs - e.rangeMs, a[1] - vs.offsetMs);
+          if (func) funcs.set(e, func);
           return;
         }
         case 'SubqueryExpr': {
@@ -293,6 +361,12 @@ class Evaluator {
           visit(e.expr, a[0] - e.offsetMs - e.rangeMs, a[1] - e.offsetMs);
           return;
         }
+        case 'Call':
+          for (const c of e.args) visit(c, s, en, e.func);
+          return;
+        case 'ParenExpr':
+          visit(e.expr, s, en, func);
+          return;
         default:
           forChildren(e, (c) => visit(c, s, en));
       }
@@ -313,6 +387,7 @@ class Evaluator {
         end: maxt,
         step: this.step,
         range: node.kind === 'MatrixSelector' ? node.rangeMs : undefined,
+        func: funcs.get(node),
       });
       let n = 0;
       const out: SelSeries[] = [];

@@ -118,13 +118,14 @@ it('one evaluation round of the rules, kubepulse vs Prometheus', async () => {
       };
       const iterations = () => metric('prometheus_rule_group_iterations_total');
       const startIt = await iterations();
-      const deadline = Date.now() + 120_000;
+      const deadline = Date.now() + 300_000;
       let seen = startIt;
       while (promMs.length < 3 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 1000));
         const it2 = await iterations();
         if (it2 > seen && it2 >= startIt + 2) {
           promMs.push((await metric('prometheus_rule_group_last_duration_seconds')) * 1000);
+          console.log(`prometheus round: ${promMs.at(-1)!.toFixed(0)} ms`);
         }
         seen = it2;
       }
@@ -144,18 +145,20 @@ it('one evaluation round of the rules, kubepulse vs Prometheus', async () => {
     for (let i = 0; i < 3; i++) {
       await group.eval(end + i * 10_000);
       kpMs.push(group.evaluationMs);
+      console.log(`kubepulse round ${i + 1}: ${group.evaluationMs.toFixed(0)} ms`);
     }
     const firing = mgr.alertingRules().reduce((n, r) => n + r.alerts().length, 0);
     expect(mgr.alertingRules().every((r) => r.health === 'ok')).toBe(true);
     tsdb.close();
     const kp = median(kpMs);
+    expect(promMs.length, 'Prometheus finished no rule round in time').toBeGreaterThan(0);
     const pm = median(promMs);
     results.push(
       `## Rule evaluation round`,
       '',
       `${RULES} alerting rules (5 mixin-style templates × thresholds, one group), ${series.length} series × ${SAMPLES} samples, ${firing} active alerts after the round.`,
       '',
-      '| | one round (median of 3) |',
+      '| | one round (median) |',
       '|---|---|',
       `| kubepulse (openTsdb + PromQL engine) | ${kp.toFixed(0)} ms |`,
       `| Prometheus 2.42 | ${pm.toFixed(0)} ms |`,

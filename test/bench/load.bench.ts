@@ -125,7 +125,7 @@ it('load: largest push load held with zero loss', async () => {
         };
         results.push(res);
         console.log(JSON.stringify(res));
-        if (res.lost > 0 || res.stored !== res.acked || res.p99 > INTERVAL) break;
+        if (res.lost > 0 || res.stored < res.acked || res.p99 > INTERVAL) break;
       } finally {
         await collector.stop(2000);
         rmSync(dir, { recursive: true, force: true });
@@ -134,16 +134,16 @@ it('load: largest push load held with zero loss', async () => {
   } finally {
     build.cleanup();
   }
-  const held = results.filter((r) => r.lost === 0 && r.stored === r.acked && r.p99 <= INTERVAL);
+  const held = results.filter((r) => r.lost === 0 && r.stored >= r.acked && r.p99 <= INTERVAL);
   const best = held.at(-1);
   lines.push(
     '## Push load (collector write path)',
     '',
-    `Store: \`${STORE}\`. Agents: a separate process, one request per node per ${INTERVAL / 1000} s, staggered; ${DURATION / 1000} s per level; no retries (any non-2xx = loss).`,
+    `Store: \`${STORE}\`. Agents: a separate process, one request per node per ${INTERVAL / 1000} s, staggered; ${DURATION / 1000} s per level; no retries (any non-2xx or a 30 s timeout = loss; a timed-out request may still be stored, so stored can exceed acknowledged). A level is held when nothing is lost and p99 ≤ the interval.`,
     '',
-    '| nodes | active series | offered samples/s | accepted samples/s | push p50 | push p99 | collector CPU (cores) | collector peak RSS | RSS per series | lost | stored = acked |',
+    '| nodes | active series | offered samples/s | accepted samples/s | push p50 | push p99 | collector CPU (cores) | collector peak RSS | RSS per series | lost (non-2xx) | stored / acknowledged |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
-    ...results.map((r) => `| ${r.nodes} | ${r.series} | ${r.offeredPerS.toFixed(0)} | ${r.acceptedPerS.toFixed(0)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.cpuCores.toFixed(2)} | ${r.rssMiB.toFixed(0)} MiB | ${r.rssPerSeriesB.toFixed(0)} B | ${r.lost} | ${r.stored === r.acked ? 'yes' : `no (${r.stored} of ${r.acked})`} |`),
+    ...results.map((r) => `| ${r.nodes} | ${r.series} | ${r.offeredPerS.toFixed(0)} | ${r.acceptedPerS.toFixed(0)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.cpuCores.toFixed(2)} | ${r.rssMiB.toFixed(0)} MiB | ${r.rssPerSeriesB.toFixed(0)} B | ${r.lost} | ${r.stored} / ${r.acked}${r.stored < r.acked ? ' **missing**' : ''} |`),
     '',
   );
   if (best) {
@@ -241,6 +241,7 @@ it('spool: bytes per sample on disk and hours per 256 MiB', async () => {
       const batch: Batch = { t: t0 + k * 10_000, series, families: new Map(), samples: n };
       shipper.enqueue(batch);
     }
+    await shipper.spoolSettled();
     const ms = performance.now() - started;
     const bytes = shipper.spoolBytes;
     const perSample = bytes / (n * ticks);

@@ -2,7 +2,8 @@
  * Differential test against a real Prometheus 2.42 (Debian package): the same samples go
  * to Prometheus (remote_write) and to our store; every kubernetes-mixin rule expression
  * and a generated corpus over every function and operator run through both HTTP APIs,
- * as instant queries at two times and as a range query. Labels must match exactly,
+ * as instant queries at two times and as two range queries (one with an unaligned start
+ * and a step longer than the lookback delta). Labels must match exactly,
  * values within 1e-9 relative, errors in type.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -28,6 +29,8 @@ const PROBES: readonly Probe[] = [
   { path: '/api/v1/query', params: { time: String(END / 1000) }, label: 'instant@end' },
   { path: '/api/v1/query', params: { time: String((END - 437_500) / 1000) }, label: 'instant@end-7m17.5s' },
   { path: '/api/v1/query_range', params: { start: String((END - 3_600_000) / 1000), end: String(END / 1000), step: '60' }, label: 'range 1h/60s' },
+  // Unaligned start and a step longer than the lookback delta.
+  { path: '/api/v1/query_range', params: { start: String((END - 3_000_000 + 7_250) / 1000), end: String((END + 120_000) / 1000), step: '420' }, label: 'range 50m/7m unaligned' },
 ];
 
 describe('differential: our engine vs Prometheus 2.42', () => {
