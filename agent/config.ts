@@ -39,6 +39,13 @@ export interface AgentConfig {
     min_backoff: string;
     max_backoff: string;
     bearer_token_file: string;
+    /** '' = no disk spool (memory only). */
+    spool_dir: string;
+    spool_max_bytes: number;
+    backfill_samples_per_second: number;
+    live_first_max_age: string;
+    ca_file: string;
+    insecure_skip_verify: boolean;
   };
 }
 
@@ -71,6 +78,12 @@ export function defaultConfig(): AgentConfig {
       min_backoff: '500ms',
       max_backoff: '30s',
       bearer_token_file: '',
+      spool_dir: './data/spool',
+      spool_max_bytes: 256 * 1024 * 1024,
+      backfill_samples_per_second: 20_000,
+      live_first_max_age: '30m',
+      ca_file: '',
+      insecure_skip_verify: false,
     },
   };
 }
@@ -119,6 +132,12 @@ export const CONFIG_SCHEMA = {
         min_backoff: duration,
         max_backoff: duration,
         bearer_token_file: { type: 'string' },
+        spool_dir: { type: 'string' },
+        spool_max_bytes: { type: 'integer', minimum: 4096 },
+        backfill_samples_per_second: { type: 'integer', minimum: 1 },
+        live_first_max_age: duration,
+        ca_file: { type: 'string' },
+        insecure_skip_verify: { type: 'boolean' },
       },
     },
   },
@@ -137,6 +156,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'listen', key: 'listen', type: 'string', help: 'address of /metrics, /healthz and /readyz' },
   { flag: 'log-level', key: 'log_level', type: 'string', help: `log level (${LOG_LEVELS.join(', ')})` },
   { flag: 'bearer-token-file', key: 'shipper.bearer_token_file', type: 'string', help: 'file with a bearer token for pushes (the ServiceAccount token in a cluster)' },
+  { flag: 'spool-dir', key: 'shipper.spool_dir', type: 'string', help: 'directory of the on-disk spool of unsent samples (empty: memory only)' },
+  { flag: 'spool-max-bytes', key: 'shipper.spool_max_bytes', type: 'number', help: 'size cap of the spool; the oldest batches are dropped (and counted) beyond it' },
+  { flag: 'collector-ca-file', key: 'shipper.ca_file', type: 'string', help: 'CA that signed the collector\'s certificate (https collector URLs)' },
   { flag: 'kube-api', key: 'kube_api', type: 'string', help: 'use the Kubernetes API to name pods: auto (in a pod or with --kubeconfig) or off' },
   { flag: 'kubeconfig', key: 'kubeconfig', type: 'string', help: 'kubeconfig for the pod watch (default in-cluster when in a pod)' },
   { flag: 'node-ip', key: 'node_ip', type: 'string', help: 'this node\'s IP, for the default kubelet URL (the DaemonSet passes NODE_IP)', env: 'NODE_IP' },

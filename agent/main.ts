@@ -84,6 +84,12 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
     minBackoffMs: parseDuration(config.shipper.min_backoff),
     maxBackoffMs: parseDuration(config.shipper.max_backoff),
     bearerToken: tokenFile ? () => readFileSync(tokenFile, 'utf8').trim() : undefined,
+    spoolDir: config.shipper.spool_dir || undefined,
+    spoolMaxBytes: config.shipper.spool_max_bytes,
+    backfillSamplesPerSecond: config.shipper.backfill_samples_per_second,
+    liveFirstMaxAgeMs: parseDuration(config.shipper.live_first_max_age),
+    caFile: config.shipper.ca_file || undefined,
+    insecureSkipVerify: config.shipper.insecure_skip_verify,
     logger,
     metrics: metrics.shipper,
   });

@@ -20,6 +20,9 @@ export function agentMetrics(registry: Registry): { sampler: SamplerMetrics; shi
   // Families with labels show up before their first event, so dashboards see zeros.
   dropped.inc({ reason: 'queue_full' }, 0);
   dropped.inc({ reason: 'rejected' }, 0);
+  dropped.inc({ reason: 'spool_full' }, 0);
+  const spool = new Gauge({ name: 'kubepulse_agent_spool_bytes', help: 'Bytes the on-disk spool of unsent samples holds.', registers });
+  const pending = new Gauge({ name: 'kubepulse_agent_pending_samples', help: 'Samples waiting to be pushed (spooled or queued).', registers });
   return {
     sampler: {
       tickDuration: (s) => tick.observe(s),
@@ -33,6 +36,8 @@ export function agentMetrics(registry: Registry): { sampler: SamplerMetrics; shi
       dropped: (reason, n) => dropped.inc({ reason }, n),
       queueLength: (n) => queue.set(n),
       pushDuration: (s) => push.observe(s),
+      spoolBytes: (b) => spool.set(b),
+      pendingSamples: (n) => pending.set(n),
     },
   };
 }

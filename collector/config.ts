@@ -3,6 +3,8 @@
  * cross-field checks. Loaded once by `main.ts` through `shared/config.ts`.
  */
 import type { FlagSpec, Loaded } from '../shared/index.js';
+import { DEFAULT_INGEST_LIMITS_CONFIG, INGEST_LIMITS_SCHEMA_PROPERTIES, type IngestLimitsConfig } from './ingest/config.js';
+import { AUTH_CONFIG_SCHEMA, checkAuthConfig, DEFAULT_AUTH_CONFIG, DEFAULT_TLS_CONFIG, TLS_CONFIG_SCHEMA, type AuthConfig, type TlsConfig } from './auth/index.js';
 import { ConfigError, LOG_LEVELS, loadConfig, parseDuration, DEFAULT_CLUSTER, JOB_KUBE_STATE } from '../shared/index.js';
 
 export interface CollectorConfig {
@@ -11,10 +13,12 @@ export interface CollectorConfig {
   log_level: (typeof LOG_LEVELS)[number];
   /** External `cluster` label of this collector's own series. */
   cluster: string;
-  ingest: {
+  ingest: IngestLimitsConfig & {
     max_body_bytes: number;
     max_decompressed_bytes: number;
   };
+  auth: AuthConfig;
+  tls: TlsConfig;
   storage: {
     retention: string;
     rollup_retention: string;
@@ -42,7 +46,10 @@ export const DEFAULT_CONFIG: CollectorConfig = {
   ingest: {
     max_body_bytes: 32 * 1024 * 1024,
     max_decompressed_bytes: 256 * 1024 * 1024,
+    ...DEFAULT_INGEST_LIMITS_CONFIG,
   },
+  auth: DEFAULT_AUTH_CONFIG,
+  tls: DEFAULT_TLS_CONFIG,
   storage: {
     retention: '15d',
     rollup_retention: '90d',
@@ -80,8 +87,11 @@ export const CONFIG_SCHEMA = {
       properties: {
         max_body_bytes: { type: 'integer', minimum: 1024 },
         max_decompressed_bytes: { type: 'integer', minimum: 1024 },
+        ...INGEST_LIMITS_SCHEMA_PROPERTIES,
       },
     },
+    auth: AUTH_CONFIG_SCHEMA,
+    tls: TLS_CONFIG_SCHEMA,
     storage: {
       type: 'object',
       additionalProperties: false,
@@ -120,6 +130,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'cluster', key: 'cluster', type: 'string', help: 'cluster label of the collector\'s own series' },
   { flag: 'max-body-bytes', key: 'ingest.max_body_bytes', type: 'number', help: 'largest remote-write body accepted, bytes (413 above)' },
   { flag: 'retention', key: 'storage.retention', type: 'duration', help: 'how long raw samples are kept' },
+  { flag: 'static-tokens-file', key: 'auth.static_tokens_file', type: 'string', help: 'YAML file of bearer tokens and their roles (push, read); outside a cluster' },
+  { flag: 'tls-cert-file', key: 'tls.cert_file', type: 'string', help: 'serve HTTPS with this PEM certificate (reloaded when it changes)' },
+  { flag: 'tls-key-file', key: 'tls.key_file', type: 'string', help: 'private key of --tls-cert-file' },
   { flag: 'kubeconfig', key: 'kube.kubeconfig', type: 'string', help: 'kubeconfig of the cluster to watch (in a pod: the in-cluster service account; neither: no cluster state)' },
   { flag: 'kube-context', key: 'kube.context', type: 'string', help: 'context of --kubeconfig to use (default its current context)' },
   { flag: 'help', key: '', type: 'boolean', help: 'print this help and exit' },
@@ -142,6 +155,7 @@ export function loadCollectorConfig(argv: readonly string[], env: Readonly<Recor
   if (parseDuration(c.storage.rollup_retention) < parseDuration(c.storage.retention)) {
     problems.push(`key "storage.rollup_retention": value ${JSON.stringify(c.storage.rollup_retention)} is invalid: expected a duration at least storage.retention (${c.storage.retention})`);
   }
+  problems.push(...checkAuthConfig(c.auth, c.tls));
   if (problems.length) throw new ConfigError(problems);
   return loaded;
 }

@@ -15,7 +15,10 @@ import { healthPlugin } from './web/health-plugin.js';
 import { VERSION } from '../shared/version.js';
 import { join } from 'node:path';
 import { ClusterState, discoverApiServer, kubeApiPlugin } from './kube/index.js';
+import type { Server as HttpsServer } from 'node:https';
 import { parseDuration } from '../shared/index.js';
+import { authConfigured, authPlugin, checkListenSecurity, createAuthenticators, httpsServerOptions, startTlsReloader } from './auth/index.js';
+import { requestTimeoutMs, writePluginLimits } from './ingest/config.js';
 
 export interface Collector {
   readonly app: FastifyInstance;
@@ -33,6 +36,9 @@ function splitListen(listen: string): { host: string; port: number } {
 
 /** Starts a collector from a loaded configuration; used by `main` and by tests. */
 export async function startCollector(config: CollectorConfig, logger: Logger): Promise<Collector> {
+  const { host, port } = splitListen(config.listen);
+  const refuse = checkListenSecurity(host, authConfigured(config.auth));
+  if (refuse) throw new ConfigError([refuse]);
   const registry = createSelfRegistry();
   let ready = false;
 
@@ -55,9 +61,15 @@ export async function startCollector(config: CollectorConfig, logger: Logger): P
         logger,
       })
     : undefined;
+  const authenticators = createAuthenticators(config.auth, logger);
+  const tls = config.tls.cert_file ? { certFile: config.tls.cert_file, keyFile: config.tls.key_file } : undefined;
   const app = await buildServer({
     logger,
+    https: tls && httpsServerOptions(tls),
+    requestTimeoutMs: requestTimeoutMs(config.ingest),
     plugins: [
+      // First: authentication applies to every route registered after it.
+      ...(authenticators.length ? [{ plugin: authPlugin, opts: { authenticators, openMetrics: config.auth.open_metrics, registry, logger } }] : []),
       { plugin: healthPlugin, opts: { readiness: { ready: () => ready } } },
       {
         plugin: writePlugin,
@@ -67,6 +79,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger): P
           maxDecompressedBytes: config.ingest.max_decompressed_bytes,
           registry,
           logger,
+          ...writePluginLimits(config.ingest),
         },
       },
       { plugin: metricsPlugin, opts: { head: storage, registry } },
@@ -75,12 +88,12 @@ export async function startCollector(config: CollectorConfig, logger: Logger): P
   });
   await kube?.start();
 
-  const { host, port } = splitListen(config.listen);
   await app.listen({ host, port });
+  const reloader = tls && startTlsReloader({ ...tls, server: app.server as HttpsServer, intervalMs: parseDuration(config.tls.reload_interval), logger });
   const addr = app.server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-  const url = `http://${urlHost}:${boundPort}`;
+  const url = `${tls ? 'https' : 'http'}://${urlHost}:${boundPort}`;
   ready = true;
   logger.info({ url, dataDir: config.data_dir, version: VERSION }, 'Collector started');
 
@@ -92,7 +105,9 @@ export async function startCollector(config: CollectorConfig, logger: Logger): P
     stop: () =>
       (stopping ??= (async () => {
         ready = false;
+        reloader?.stop();
         await app.close();
+        for (const a of authenticators) a.close?.();
         await kube?.stop();
         storage.close();
         logger.info('Collector stopped');
@@ -122,6 +137,11 @@ async function main(): Promise<void> {
   try {
     collector = await startCollector(config, logger);
   } catch (err) {
+    if (err instanceof ConfigError) {
+      logger.fatal({ problems: err.problems }, 'Collector refused to start');
+      process.stderr.write(`kubepulse-collector: ${err.message}\n`);
+      process.exit(2);
+    }
     logger.fatal({ err }, 'Collector failed to start');
     process.exit(1);
   }

@@ -90,7 +90,7 @@ if (!(await waitReady(`${collectorUrl}/-/ready`, 30_000))) {
   console.error(`kubepulse: the collector did not become ready on ${collectorUrl}`);
   stop(1);
 } else {
-  start('agent', 'agent/main.js', ['--collector-url', collectorUrl, '--listen', `127.0.0.1:${agentPort}`, '--interval', interval]);
+  start('agent', 'agent/main.js', ['--collector-url', collectorUrl, '--listen', `127.0.0.1:${agentPort}`, '--interval', interval, '--spool-dir', resolve(dataDir, 'spool')]);
   await waitReady(`http://127.0.0.1:${agentPort}/healthz`, 30_000);
   console.log(`
 kubepulse is running (Ctrl-C stops it):

@@ -18,10 +18,13 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Per-request timeout, ms (0 = none). */
   requestTimeoutMs?: number;
+  /** Serve HTTPS with this key pair (see auth/tls.ts for reloading). */
+  https?: { key: Buffer; cert: Buffer };
 }
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(opts.https ? { https: opts.https } : {}),
     loggerInstance: opts.logger?.child({ component: "web" }) as FastifyBaseLogger | undefined,
     disableRequestLogging: true,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
