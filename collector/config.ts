@@ -25,6 +25,12 @@ export interface CollectorConfig {
     out_of_order_window: string;
     max_bytes: number;
   };
+  query: {
+    lookback_delta: string;
+    timeout: string;
+    max_samples: number;
+    max_concurrency: number;
+  };
   kube: {
     kubeconfig: string;
     context: string;
@@ -55,6 +61,12 @@ export const DEFAULT_CONFIG: CollectorConfig = {
     rollup_retention: '90d',
     out_of_order_window: '1h',
     max_bytes: 0,
+  },
+  query: {
+    lookback_delta: '5m',
+    timeout: '2m',
+    max_samples: 50_000_000,
+    max_concurrency: 20,
   },
   kube: {
     kubeconfig: '',
@@ -102,6 +114,16 @@ export const CONFIG_SCHEMA = {
         max_bytes: { type: 'integer', minimum: 0 },
       },
     },
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        lookback_delta: duration,
+        timeout: duration,
+        max_samples: { type: 'integer', minimum: 1 },
+        max_concurrency: { type: 'integer', minimum: 1 },
+      },
+    },
     kube: {
       type: 'object',
       additionalProperties: false,
@@ -130,6 +152,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'cluster', key: 'cluster', type: 'string', help: 'cluster label of the collector\'s own series' },
   { flag: 'max-body-bytes', key: 'ingest.max_body_bytes', type: 'number', help: 'largest remote-write body accepted, bytes (413 above)' },
   { flag: 'retention', key: 'storage.retention', type: 'duration', help: 'how long raw samples are kept' },
+  { flag: 'query-timeout', key: 'query.timeout', type: 'duration', help: 'longest a PromQL query may run (503 timeout beyond)' },
+  { flag: 'query-max-samples', key: 'query.max_samples', type: 'number', help: 'most samples one query may load (422 beyond)' },
+  { flag: 'query-lookback-delta', key: 'query.lookback_delta', type: 'duration', help: 'how far back an instant selector looks for a sample' },
   { flag: 'static-tokens-file', key: 'auth.static_tokens_file', type: 'string', help: 'YAML file of bearer tokens and their roles (push, read); outside a cluster' },
   { flag: 'tls-cert-file', key: 'tls.cert_file', type: 'string', help: 'serve HTTPS with this PEM certificate (reloaded when it changes)' },
   { flag: 'tls-key-file', key: 'tls.key_file', type: 'string', help: 'private key of --tls-cert-file' },

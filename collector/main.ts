@@ -19,6 +19,10 @@ import type { Server as HttpsServer } from 'node:https';
 import { parseDuration } from '../shared/index.js';
 import { authConfigured, authPlugin, checkListenSecurity, createAuthenticators, httpsServerOptions, startTlsReloader } from './auth/index.js';
 import { requestTimeoutMs, writePluginLimits } from './ingest/config.js';
+import { Engine } from './promql/index.js';
+import { queryApiPlugin } from './web/api-v1/index.js';
+
+const BUILD_INFO = { version: VERSION, revision: '', branch: '', buildUser: '', buildDate: '', goVersion: `node ${process.version}` };
 
 export interface Collector {
   readonly app: FastifyInstance;
@@ -61,6 +65,14 @@ export async function startCollector(config: CollectorConfig, logger: Logger): P
         logger,
       })
     : undefined;
+  const engine = new Engine({
+    lookbackDeltaMs: parseDuration(config.query.lookback_delta),
+    timeoutMs: parseDuration(config.query.timeout),
+    maxSamples: config.query.max_samples,
+    maxConcurrent: config.query.max_concurrency,
+    registry,
+    logger,
+  });
   const authenticators = createAuthenticators(config.auth, logger);
   const tls = config.tls.cert_file ? { certFile: config.tls.cert_file, keyFile: config.tls.key_file } : undefined;
   const app = await buildServer({
@@ -84,6 +96,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger): P
       },
       { plugin: metricsPlugin, opts: { head: storage, registry } },
       { plugin: kubeApiPlugin, opts: { state: kube } },
+      { plugin: queryApiPlugin, opts: { engine, queryable: storage, headReader: storage, buildInfo: BUILD_INFO } },
     ],
   });
   await kube?.start();

@@ -201,12 +201,12 @@ export function decodeChunk(data: Uint8Array): DecodedChunk {
     } else {
       // The bucket is the number of leading 1 bits, at most 4.
       let ones = 0;
-      while (ones < 4 && r.read(1) === 1) ones++;
+      while (ones < 4 && r.readBit() === 1) ones++;
       const dod = ones === 0 ? 0 : ones === 4 ? r.readFloat() : signExtend(r.read(DOD_BITS[ones]), DOD_BITS[ones]);
       delta += dod;
       t += delta;
-      if (r.read(1) === 1) {
-        if (r.read(1) === 1) {
+      if (r.readBit() === 1) {
+        if (r.readBit() === 1) {
           leading = r.read(5);
           let sig = r.read(6);
           if (sig === 0) sig = 64;
@@ -242,6 +242,7 @@ export function decodeChunk(data: Uint8Array): DecodedChunk {
     u32[LO] = lo;
     vs[i] = f64[0];
   }
+  if (r.overrun) throw new RangeError('truncated chunk');
   return { t: ts, v: vs };
 }
 
@@ -256,27 +257,47 @@ export function encodeChunk(t: ArrayLike<number>, v: ArrayLike<number>, from = 0
 const DOD_BITS = [0, 5, 12, 20];
 
 function signExtend(x: number, bits: number): number {
-  return x >= 2 ** (bits - 1) ? x - 2 ** bits : x;
+  const shift = 32 - bits;
+  return (x << shift) >> shift;
 }
 
+/**
+ * Reads big-endian bit fields. Reads past the end yield zeros; the caller checks
+ * {@link BitReader.overrun} once at the end instead of a bounds check per field.
+ */
 class BitReader {
   private pos = 16;
-  constructor(private readonly data: Uint8Array) {}
+  private readonly bits: number;
+  private readonly d: Uint8Array;
+  constructor(data: Uint8Array) {
+    this.bits = data.length * 8;
+    // Padded so that the 4-byte window below never reads out of bounds.
+    this.d = new Uint8Array(data.length + 8);
+    this.d.set(data);
+  }
 
+  get overrun(): boolean {
+    return this.pos > this.bits;
+  }
+
+  readBit(): number {
+    const p = this.pos++;
+    return (this.d[p >>> 3] >>> (7 - (p & 7))) & 1;
+  }
+
+  /** Reads `n` bits (n ≤ 32) as an unsigned number. */
   read(n: number): number {
-    if (this.pos + n > this.data.length * 8) throw new RangeError('truncated chunk');
-    let out = 0;
-    while (n > 0) {
-      const p = this.pos;
-      const avail = 8 - (p & 7);
-      const take = avail < n ? avail : n;
-      const bits = (this.data[p >>> 3] >>> (avail - take)) & ((1 << take) - 1);
-      // Multiplication, not `<<`, so 32-bit reads stay unsigned.
-      out = out * (1 << take) + bits;
-      n -= take;
-      this.pos += take;
+    if (n > 24) {
+      const hi = this.read(n - 16);
+      return hi * 65536 + this.read(16);
     }
-    return out;
+    if (n === 0) return 0;
+    const p = this.pos;
+    this.pos = p + n;
+    const d = this.d;
+    const i = p >>> 3;
+    const w = (d[i] << 24) | (d[i + 1] << 16) | (d[i + 2] << 8) | d[i + 3];
+    return (w << (p & 7)) >>> (32 - n);
   }
 
   readFloat(): number {

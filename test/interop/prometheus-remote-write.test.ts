@@ -129,6 +129,31 @@ remote_write:
     expect(collector.storage.metadata().get('node_cpu_seconds_total')?.type).toBe('counter');
   }, 90_000);
 
+  it('answers PromQL over the pushed node series as Prometheus does over the same samples', async () => {
+    // A time both stores certainly hold: the newest scrape we stored.
+    const newest = [...collector.storage.latestSamples()].find((x) => x.labels.some((l) => l.name === '__name__' && l.value === 'node_load1'));
+    expect(newest).toBeDefined();
+    const t = newest!.t / 1000;
+    const exprs = [
+      'sum by (mode) (node_cpu_seconds_total{job="node"})',
+      'node_memory_MemAvailable_bytes{job="node"} / node_memory_MemTotal_bytes{job="node"}',
+      'count(up{job="node"} == 1)',
+      'max_over_time(node_load1[1m])',
+    ];
+    for (const expr of exprs) {
+      const u = new URL('/api/v1/query', collector.url);
+      u.searchParams.set('query', expr);
+      u.searchParams.set('time', String(t));
+      const ours = (await (await fetch(u)).json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+      expect(ours.status, expr).toBe('success');
+      const theirs = await server.query(expr, t);
+      const norm = (r: Array<{ metric: Record<string, string>; value: [number, string] }>) =>
+        r.map((x) => `${JSON.stringify(Object.entries(x.metric).sort())} ${x.value[0]} ${x.value[1]}`).sort();
+      expect(norm(ours.data.result), expr).toEqual(norm(theirs));
+      expect(ours.data.result.length, expr).toBeGreaterThan(0);
+    }
+  }, 30_000);
+
   it('is scraped by Prometheus with honor_labels: up is 1 and a pushed series is queryable', async () => {
     const t = Date.now();
     const body = encodeWriteRequestBody({
