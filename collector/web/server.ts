@@ -2,7 +2,7 @@
  * Builds the collector's HTTP server from encapsulated plugins. `main.ts` decides which
  * plugins exist; tests build the same server and use `inject()`.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../../shared/index.js';
 
 export interface PluginRegistration {
@@ -25,8 +25,9 @@ export interface ServerOptions {
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.https ? { https: opts.https } : {}),
-    loggerInstance: opts.logger?.child({ component: "web" }) as FastifyBaseLogger | undefined,
-    disableRequestLogging: true,
+    loggerInstance: opts.logger?.child({ component: 'web' }) as FastifyBaseLogger | undefined,
+    // Per-request logs would cost more than the requests; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     requestTimeout: opts.requestTimeoutMs ?? 0,
     return503OnClosing: true,
