@@ -35,7 +35,7 @@ import { createTsdbMetrics, type TsdbMetrics } from './metrics.js';
 import { lowerBound, PostingsIndex } from './postings.js';
 import { computeRollup, decodeRollup, encodeRollup, rollupFieldFor } from './rollup.js';
 import { decodeWal, encodeWal } from './wal-codec.js';
-import { decodeChunk, encodeChunk, XorEncoder, MAX_CHUNK_SAMPLES, type DecodedChunk } from './xor-chunk.js';
+import { chunkCount, decodeChunk, decodeChunkInto, encodeChunk, XorEncoder, MAX_CHUNK_SAMPLES, type DecodedChunk } from './xor-chunk.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -712,11 +712,35 @@ export class Tsdb implements Storage {
 
   /** Raw samples of `s` in [mint, maxt], from stored chunks, cut chunks and the head. */
   private readRaw(s: MemSeries, mint: number, maxt: number): DecodedChunk {
-    const pieces: DecodedChunk[] = [];
-    for (const row of this.stmts.chunksIn.iterate(s.id, mint, maxt, s.id, mint, maxt)) pieces.push(decodeChunk(row.data));
-    if (s.pending) for (const p of s.pending) if (p.maxt >= mint && p.mint <= maxt) pieces.push(decodeChunk(p.data));
+    const blobs: Uint8Array[] = [];
+    for (const row of this.stmts.chunksIn.iterate(s.id, mint, maxt, s.id, mint, maxt)) blobs.push(row.data);
+    if (s.pending) for (const p of s.pending) if (p.maxt >= mint && p.mint <= maxt) blobs.push(p.data);
     const h = s.head;
-    if (h && h.maxt >= mint && h.mint <= maxt) pieces.push(decodeChunk(h.bytes()));
+    if (h && h.maxt >= mint && h.mint <= maxt) blobs.push(h.bytes());
+    // Decode everything into one pair of arrays; in the usual case (chunks in order, not
+    // overlapping) the answer is a view of it, with no further copy.
+    let total = 0;
+    for (const b of blobs) total += chunkCount(b);
+    const t = new Float64Array(total);
+    const v = new Float64Array(total);
+    const starts: number[] = [];
+    let off = 0;
+    let sorted = true;
+    for (const b of blobs) {
+      const n = decodeChunkInto(b, t, v, off);
+      if (n > 0 && off > 0 && t[off] <= t[off - 1]) sorted = false;
+      starts.push(off);
+      off += n;
+    }
+    if (sorted) {
+      const lo = lowerBound(t, mint);
+      let hi = lowerBound(t, maxt, lo);
+      if (hi < total && t[hi] === maxt) hi++;
+      return { t: t.subarray(lo, hi), v: v.subarray(lo, hi) };
+    }
+    starts.push(total);
+    const pieces: DecodedChunk[] = [];
+    for (let i = 0; i < blobs.length; i++) pieces.push({ t: t.subarray(starts[i], starts[i + 1]), v: v.subarray(starts[i], starts[i + 1]) });
     return mergePieces(pieces, mint, maxt);
   }
 

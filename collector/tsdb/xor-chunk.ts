@@ -184,8 +184,18 @@ export function chunkCount(data: Uint8Array): number {
 /** Decodes a whole chunk; throws on a truncated stream. */
 export function decodeChunk(data: Uint8Array): DecodedChunk {
   const n = chunkCount(data);
-  const ts = new Float64Array(n);
-  const vs = new Float64Array(n);
+  const t = new Float64Array(n);
+  const v = new Float64Array(n);
+  decodeChunkInto(data, t, v, 0);
+  return { t, v };
+}
+
+/**
+ * Decodes a whole chunk into `ts`/`vs` from index `off` (they must have room for
+ * {@link chunkCount} samples); returns the number of samples. Throws on a truncated stream.
+ */
+export function decodeChunkInto(data: Uint8Array, ts: Float64Array, vs: Float64Array, off: number): number {
+  const n = chunkCount(data);
   const r = new BitReader(data);
   let t = 0;
   let delta = 0;
@@ -237,13 +247,13 @@ export function decodeChunk(data: Uint8Array): DecodedChunk {
         lo = (lo ^ xl) >>> 0;
       }
     }
-    ts[i] = t;
+    ts[off + i] = t;
     u32[HI] = hi;
     u32[LO] = lo;
-    vs[i] = f64[0];
+    vs[off + i] = f64[0];
   }
   if (r.overrun) throw new RangeError('truncated chunk');
-  return { t: ts, v: vs };
+  return n;
 }
 
 /** Encodes sorted samples (strictly increasing `t`) into one chunk. */

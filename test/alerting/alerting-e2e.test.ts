@@ -58,6 +58,29 @@ describe('alerting end to end on real timers', () => {
   });
 });
 
+describe('Alerting.applyConfig', () => {
+  it('applies receivers and rules together, or nothing when any part is bad', async () => {
+    const storage = new MemoryStorage();
+    const base: AlertingSectionConfig = {
+      ...ALERTING_CONFIG_DEFAULTS,
+      alerting: { route: { receiver: 'a' }, receivers: [{ name: 'a', webhook_configs: [{ url: 'http://127.0.0.1:1/a' }] }] },
+    };
+    const a = new Alerting({ config: base, query: engineQueryFunc(new Engine(), storage), validate: (e) => void parseExpr(e), appendable: storage, dbPath: ':memory:' });
+    stops.push(() => a.stop());
+    const defaults = a.rules.alertingRules().length;
+    expect(defaults).toBeGreaterThan(10);
+    // A bad route: refused with its path, rules untouched.
+    expect(() => a.applyConfig({ ...base, default_rules: { enabled: false }, alerting: { route: { receiver: 'missing' }, receivers: [] } })).toThrow(/alerting\.route\.receiver: undefined receiver "missing"/);
+    expect(a.rules.alertingRules()).toHaveLength(defaults);
+    // A typo in a switch: refused, nothing changes.
+    expect(() => a.applyConfig({ ...base, default_rules: { rules: { NoSuchRule: false } } })).toThrow(/NoSuchRule/);
+    expect(a.rules.alertingRules()).toHaveLength(defaults);
+    // A good one applies.
+    a.applyConfig({ ...base, default_rules: { rules: { KubePodCrashLooping: false } } });
+    expect(a.rules.alertingRules()).toHaveLength(defaults - 1);
+  });
+});
+
 describe('config schema fragment', () => {
   const ajv = new Ajv({ allErrors: true, strict: true });
   ajv.addFormat('duration', { type: 'string', validate: (s: string) => /^(\d+(ms|[smhdwy]))+$|^0$/.test(s) });
