@@ -3,11 +3,12 @@
  * cross-field checks. Loaded once by `main.ts` through `shared/config.ts`.
  */
 import type { FlagSpec, Loaded } from '../shared/index.js';
+import { ALERTING_CONFIG_DEFAULTS, ALERTING_CONFIG_PROPERTIES, type AlertingSectionConfig } from './alerting/index.js';
 import { DEFAULT_INGEST_LIMITS_CONFIG, INGEST_LIMITS_SCHEMA_PROPERTIES, type IngestLimitsConfig } from './ingest/config.js';
 import { AUTH_CONFIG_SCHEMA, checkAuthConfig, DEFAULT_AUTH_CONFIG, DEFAULT_TLS_CONFIG, TLS_CONFIG_SCHEMA, type AuthConfig, type TlsConfig } from './auth/index.js';
 import { ConfigError, LOG_LEVELS, loadConfig, parseDuration, DEFAULT_CLUSTER, JOB_KUBE_STATE } from '../shared/index.js';
 
-export interface CollectorConfig {
+export interface CollectorConfig extends AlertingSectionConfig {
   listen: string;
   data_dir: string;
   log_level: (typeof LOG_LEVELS)[number];
@@ -45,6 +46,7 @@ export interface CollectorConfig {
 }
 
 export const DEFAULT_CONFIG: CollectorConfig = {
+  ...ALERTING_CONFIG_DEFAULTS,
   listen: '127.0.0.1:9190',
   data_dir: './data',
   log_level: 'info',
@@ -89,6 +91,7 @@ export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    ...ALERTING_CONFIG_PROPERTIES,
     listen: { type: 'string', format: 'listen-address' },
     data_dir: { type: 'string', minLength: 1 },
     log_level: { enum: [...LOG_LEVELS] },
@@ -152,6 +155,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'cluster', key: 'cluster', type: 'string', help: 'cluster label of the collector\'s own series' },
   { flag: 'max-body-bytes', key: 'ingest.max_body_bytes', type: 'number', help: 'largest remote-write body accepted, bytes (413 above)' },
   { flag: 'retention', key: 'storage.retention', type: 'duration', help: 'how long raw samples are kept' },
+  { flag: 'rule-files', key: 'rule_files', type: 'list', help: 'Prometheus rule files: comma-separated paths, directories or globs' },
+  { flag: 'evaluation-interval', key: 'evaluation_interval', type: 'duration', help: 'default interval of rule groups' },
   { flag: 'query-timeout', key: 'query.timeout', type: 'duration', help: 'longest a PromQL query may run (503 timeout beyond)' },
   { flag: 'query-max-samples', key: 'query.max_samples', type: 'number', help: 'most samples one query may load (422 beyond)' },
   { flag: 'query-lookback-delta', key: 'query.lookback_delta', type: 'duration', help: 'how far back an instant selector looks for a sample' },
