@@ -139,12 +139,12 @@ export async function startCollector(config: CollectorConfig, logger: Logger, op
   ];
   const app = await buildServer({ logger, https: tls && httpsServerOptions(tls), requestTimeoutMs: requestTimeoutMs(config.ingest), plugins });
 
-  let stopSelfScrape: (() => void) | undefined;
-  let reloader: { stop(): void } | undefined;
+  // Set once the server listens; `stop` may run before that when start-up fails.
+  const late: { stopSelfScrape?: () => void; reloader?: { stop(): void } } = {};
   const stop = async () => {
     ready = false;
-    stopSelfScrape?.();
-    reloader?.stop();
+    late.stopSelfScrape?.();
+    late.reloader?.stop();
     await app.close();
     for (const s of started.reverse()) await s.stop();
     for (const a of authenticators) a.close?.();
@@ -162,12 +162,12 @@ export async function startCollector(config: CollectorConfig, logger: Logger, op
     await stop().catch(() => undefined);
     throw err;
   }
-  reloader = tls && startTlsReloader({ ...tls, server: app.server as HttpsServer, intervalMs: parseDuration(config.tls.reload_interval), logger });
+  late.reloader = tls && startTlsReloader({ ...tls, server: app.server as HttpsServer, intervalMs: parseDuration(config.tls.reload_interval), logger });
   const addr = app.server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   const url = `${tls ? 'https' : 'http'}://${urlHost}:${boundPort}`;
-  stopSelfScrape = startSelfScrape({
+  late.stopSelfScrape = startSelfScrape({
     registry,
     appendable: storage,
     targetLabels: { job: 'kubepulse-collector', instance: `${urlHost}:${boundPort}`, cluster: config.cluster },
