@@ -10,7 +10,7 @@ import type { Logger, Service } from '../shared/index.js';
 import { ConfigError, createLogger, createSelfRegistry, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
 import { DEFAULT_CONFIG, ENV_PREFIX, FLAGS, loadCollectorConfig, type CollectorConfig } from './config.js';
 import type { Storage } from './storage/index.js';
-import { SimpleSqliteStorage } from './tsdb/simple-store.js';
+import { openTsdb } from './tsdb/index.js';
 import { buildServer, type PluginRegistration } from './web/server.js';
 import { metricsPlugin } from './web/metrics-plugin.js';
 import { healthPlugin } from './web/health-plugin.js';
@@ -62,7 +62,15 @@ export async function startCollector(config: CollectorConfig, logger: Logger, op
   let ready = false;
   const started: Service[] = [];
 
-  const storage: Storage = new SimpleSqliteStorage({ dataDir: config.data_dir });
+  const storage: Storage = openTsdb({
+    dataDir: config.data_dir,
+    retentionMs: parseDuration(config.storage.retention),
+    rollupRetentionMs: parseDuration(config.storage.rollup_retention),
+    outOfOrderWindowMs: parseDuration(config.storage.out_of_order_window),
+    maxBytes: config.storage.max_bytes,
+    logger,
+    registry,
+  });
   const engine = new Engine({
     lookbackDeltaMs: parseDuration(config.query.lookback_delta),
     timeoutMs: parseDuration(config.query.timeout),

@@ -6,7 +6,7 @@ import snappy from 'snappy';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { encodeWriteRequestBody, labelsFromObject, type WriteRequest } from '../../shared/index.js';
-import { SimpleSqliteStorage } from '../tsdb/simple-store.js';
+import { openTsdb, type Tsdb } from '../tsdb/index.js';
 import { buildServer } from '../web/server.js';
 import { writePlugin } from './write-plugin.js';
 import { metricsPlugin } from '../web/metrics-plugin.js';
@@ -19,13 +19,13 @@ function req(series: Array<[Record<string, string>, number, number]>): WriteRequ
 
 describe('POST /api/v1/write', () => {
   let dir: string;
-  let store: SimpleSqliteStorage;
+  let store: Tsdb;
   let app: FastifyInstance;
   let registry: Registry;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kp-ingest-'));
-    store = new SimpleSqliteStorage({ dataDir: dir });
+    store = openTsdb({ dataDir: dir });
     registry = new Registry();
     app = await buildServer({
       plugins: [
@@ -92,7 +92,7 @@ describe('POST /api/v1/write', () => {
       const body = encodeWriteRequestBody(req([[{ __name__: 'good', job: 'a' }, 2000, 1], [{ __name__: 'up', job: 'a' }, 1000, 99]]));
       const r = await post(body);
       expect(r.statusCode).toBe(400);
-      expect(r.body).toMatch(/already stored with another value/);
+      expect(r.body).toMatch(/already has a different value/);
       expect(r.body).toMatch(/nothing from this request was stored/);
       expect(stored()).toEqual(['__name__=up,job=a 1000 1']);
     });
@@ -125,7 +125,7 @@ describe('POST /api/v1/write', () => {
 
 describe('ingest limits', () => {
   let dir: string;
-  let store: SimpleSqliteStorage;
+  let store: Tsdb;
   let app: FastifyInstance;
   let registry: Registry;
   let now = 1_000_000;
@@ -140,7 +140,7 @@ describe('ingest limits', () => {
   };
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'kp-ingest-lim-'));
-    store = new SimpleSqliteStorage({ dataDir: dir });
+    store = openTsdb({ dataDir: dir });
     registry = new Registry();
   });
   afterEach(async () => {

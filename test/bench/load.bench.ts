@@ -25,7 +25,7 @@ import { labelsFromObject, type Labels, type TimeSeries } from '../../shared/ind
 import type { Batch } from '../../agent/sampler.js';
 import { Shipper } from '../../agent/shipper/shipper.js';
 import type { Storage } from '../../collector/storage/index.js';
-import { SimpleSqliteStorage } from '../../collector/tsdb/simple-store.js';
+import { openTsdb } from '../../collector/tsdb/index.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { freePort, startProcess, waitFor } from '../helpers/procs.js';
 import { compileForChild } from '../fault/helpers.js';
@@ -48,8 +48,7 @@ function procStats(pid: number): { cpuS: number; rssB: number } {
 }
 
 async function openStore(dataDir: string): Promise<Storage> {
-  if (STORE === 'tsdb') return (await import('../../collector/tsdb/index.js')).openTsdb({ dataDir });
-  return new SimpleSqliteStorage({ dataDir });
+  return openTsdb({ dataDir });
 }
 
 interface LevelResult {

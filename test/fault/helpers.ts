@@ -11,7 +11,7 @@ import type { TimeSeries } from '../../shared/index.js';
 import { labelsFromObject } from '../../shared/index.js';
 import type { Batch, FamilyInfo } from '../../agent/sampler.js';
 import type { Appendable } from '../../collector/storage/index.js';
-import { SimpleSqliteStorage } from '../../collector/tsdb/simple-store.js';
+import { openTsdb, type Tsdb } from '../../collector/tsdb/index.js';
 import { buildServer } from '../../collector/web/server.js';
 import { writePlugin, type WritePluginOptions } from '../../collector/ingest/write-plugin.js';
 import { healthPlugin } from '../../collector/web/health-plugin.js';
@@ -19,7 +19,7 @@ import { REPO_ROOT } from '../helpers/paths.js';
 
 export interface InProcessCollector {
   app: FastifyInstance;
-  store: SimpleSqliteStorage;
+  store: Tsdb;
   url: string;
   port: number;
   close(): Promise<void>;
@@ -27,7 +27,7 @@ export interface InProcessCollector {
 
 /** A collector on 127.0.0.1:`port` (0 = any) storing into `dataDir`. */
 export async function startCollector(dataDir: string, port = 0, ingest: Partial<WritePluginOptions> = {}, onCommit?: (minT: number, maxT: number) => void): Promise<InProcessCollector> {
-  const store = new SimpleSqliteStorage({ dataDir });
+  const store = openTsdb({ dataDir });
   // Observes the order in which requests are stored (backfill order).
   const appendable: Appendable = {
     appender: () => {
@@ -86,7 +86,7 @@ export function expectedValue(series: number, tick: number): number {
 }
 
 /** Timestamps stored for `node`'s series `s`, in store order. */
-export function storedTimes(store: SimpleSqliteStorage, node: string, s: number): number[] {
+export function storedTimes(store: Tsdb, node: string, s: number): number[] {
   const q = store.querier(0, Number.MAX_SAFE_INTEGER);
   const sel = q.select([
     { type: '=', name: '__name__', value: 'fault_test_value' },
@@ -98,7 +98,7 @@ export function storedTimes(store: SimpleSqliteStorage, node: string, s: number)
 }
 
 /** Problems with `node`'s stored data against ticks `0..ticks-1` at `t0 + i*stepMs`; [] when complete. */
-export function checkComplete(store: SimpleSqliteStorage, node: string, series: number, ticks: number, t0: number, stepMs: number): string[] {
+export function checkComplete(store: Tsdb, node: string, series: number, ticks: number, t0: number, stepMs: number): string[] {
   const problems: string[] = [];
   const q = store.querier(0, Number.MAX_SAFE_INTEGER);
   const sel = q.select([

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeWriteRequestBody, labelsFromObject } from '../../shared/index.js';
 import { Shipper } from '../../agent/shipper/shipper.js';
-import { SimpleSqliteStorage } from '../../collector/tsdb/simple-store.js';
+import { openTsdb } from '../../collector/tsdb/index.js';
 import { freePort, startProcess, waitFor, type Proc } from '../helpers/procs.js';
 import { checkComplete, compileForChild, startCollector, syntheticBatch } from './helpers.js';
 
@@ -111,7 +111,7 @@ describe('SIGKILL', () => {
     collector.child.kill('SIGKILL');
     await collector.exited;
 
-    const store = new SimpleSqliteStorage({ dataDir: data });
+    const store = openTsdb({ dataDir: data });
     try {
       expect(acked.length).toBeGreaterThan(10);
       const q = store.querier(0, Number.MAX_SAFE_INTEGER);
