@@ -2,21 +2,16 @@
  * Prometheus remote_write 1.0 wire format: protobuf `prometheus.WriteRequest`
  * (prompb/remote.proto, prompb/types.proto) in snappy block compression.
  *
- * The message shapes are few and fixed, so they are walked with protobufjs's minimal
- * Reader/Writer instead of a reflected schema: decoding lands directly in our `Labels`
- * and `Sample` shapes with no intermediate objects and no Long values.
+ * The message shapes are few and fixed, so the codec is written out by hand instead of
+ * going through protobufjs: its per-field allocations (a forking Writer, a Buffer per
+ * string, Long values for int64) cost several times the work of the TSDB append on the
+ * ingest path and dominated the agent's CPU per tick (test/bench/results/sampler.md).
+ * Decoding lands directly in our `Labels` and `Sample` shapes.
  */
-import protobuf from 'protobufjs/minimal.js';
 import snappy from 'snappy';
 import type { Label, Labels } from './labels.js';
 import type { Sample, TimeSeries } from './samples.js';
 import { KubepulseError } from './errors.js';
-
-// int64 fields decode to JS numbers (exact up to 2^53 ms, i.e. the year 287396).
-protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
-protobuf.configure();
-
-const { Reader } = protobuf;
 
 export const REMOTE_WRITE_CONTENT_TYPE = 'application/x-protobuf';
 export const REMOTE_WRITE_VERSION = '0.1.0';
@@ -259,132 +254,181 @@ export function snappyDecompress(body: Uint8Array, limits: DecodeLimits = DEFAUL
   }
 }
 
-/** Decodes an uncompressed protobuf WriteRequest. */
+/**
+ * Decodes an uncompressed protobuf WriteRequest.
+ *
+ * A direct walk over the bytes: strings are sliced straight out of the buffer (latin1
+ * for the ASCII common case, fatal UTF-8 otherwise), numbers read in place. Every length
+ * is checked against its enclosing message before it is used.
+ */
 export function decodeWriteRequest(buf: Uint8Array): WriteRequest {
-  const r = Reader.create(buf);
+  const d = new Decoder(buf);
   const timeseries: TimeSeries[] = [];
   const metadata: MetricMetadata[] = [];
-  try {
-    while (r.pos < r.len) {
-      const tag = r.uint32();
-      switch (tag) {
-        case (1 << 3) | 2:
-          timeseries.push(decodeTimeSeries(r, r.uint32()));
-          break;
-        case (3 << 3) | 2:
-          metadata.push(decodeMetadata(r, r.uint32()));
-          break;
-        default:
-          r.skipType(tag & 7);
-      }
-    }
-  } catch (err) {
-    if (err instanceof WireFormatError) throw err;
-    throw new WireFormatError(`protobuf: invalid WriteRequest: ${(err as Error).message}`, { cause: err });
+  const end = buf.length;
+  while (d.p < end) {
+    const tag = d.varint32();
+    if (tag === ((1 << 3) | 2)) timeseries.push(d.timeSeries(d.sub(end)));
+    else if (tag === ((3 << 3) | 2)) metadata.push(d.metadata(d.sub(end)));
+    else d.skip(tag, end);
   }
   return metadata.length ? { timeseries, metadata } : { timeseries };
 }
 
-function end(r: protobuf.Reader, len: number): number {
-  const e = r.pos + len;
-  if (e > r.len) throw new WireFormatError(`protobuf: invalid WriteRequest: length ${len} runs past the end of the message`);
-  return e;
-}
-
-function decodeTimeSeries(r: protobuf.Reader, len: number): TimeSeries {
-  const e = end(r, len);
-  const labels: Label[] = [];
-  const samples: Sample[] = [];
-  while (r.pos < e) {
-    const tag = r.uint32();
-    if (tag === ((1 << 3) | 2)) {
-      labels.push(decodeLabel(r, r.uint32()));
-    } else if (tag === ((2 << 3) | 2)) {
-      const se = end(r, r.uint32());
-      let v = 0;
-      let t = 0;
-      while (r.pos < se) {
-        const st = r.uint32();
-        if (st === ((1 << 3) | 1)) v = r.double();
-        else if (st === ((2 << 3) | 0)) t = r.int64() as unknown as number;
-        else r.skipType(st & 7);
-      }
-      samples.push({ t, v });
-    } else if (tag === ((4 << 3) | 2)) {
-      throw new WireFormatError('native histograms are not supported: send float samples');
-    } else {
-      r.skipType(tag & 7); // exemplars and unknown fields
-    }
-  }
-  if (r.pos !== e) throw new WireFormatError('protobuf: invalid WriteRequest: field overruns its series');
-  return { labels, samples };
-}
-
-function decodeLabel(r: protobuf.Reader, len: number): Label {
-  const e = end(r, len);
-  let name = '';
-  let value = '';
-  while (r.pos < e) {
-    const tag = r.uint32();
-    if (tag === ((1 << 3) | 2)) name = readUtf8(r);
-    else if (tag === ((2 << 3) | 2)) value = readUtf8(r);
-    else r.skipType(tag & 7);
-  }
-  return { name, value };
-}
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function readUtf8(r: protobuf.Reader): string {
-  const bytes = r.bytes();
-  // Pure ASCII is the common case and decodes without validation cost.
-  let ascii = true;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] > 0x7f) {
-      ascii = false;
-      break;
+function invalid(why: string): WireFormatError {
+  return new WireFormatError(`protobuf: invalid WriteRequest: ${why}`);
+}
+
+class Decoder {
+  p = 0;
+  private readonly b: Buffer;
+
+  constructor(buf: Uint8Array) {
+    this.b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  /** A varint that must fit 32 bits (tags, lengths, enums). */
+  varint32(): number {
+    const b = this.b;
+    let result = 0;
+    let shift = 0;
+    for (let i = 0; i < 10; i++) {
+      if (this.p >= b.length) throw invalid('truncated varint');
+      const byte = b[this.p++];
+      if (shift < 32) result += (byte & 0x7f) * 2 ** shift;
+      if ((byte & 0x80) === 0) {
+        if (result > 0xffffffff) throw invalid('varint out of range');
+        return result;
+      }
+      shift += 7;
     }
+    throw invalid('varint longer than 10 bytes');
   }
-  if (ascii) return latin1(bytes);
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw new WireFormatError('protobuf: invalid WriteRequest: label is not valid UTF-8');
-  }
-}
 
-function latin1(bytes: Uint8Array): string {
-  if (bytes.length < 64) {
-    let s = '';
-    for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
-    return s;
+  /** An int64 varint as a JS number (exact up to 2^53; two's complement for negatives). */
+  int64(): number {
+    const b = this.b;
+    let result = 0;
+    let mul = 1;
+    const start = this.p;
+    for (let i = 0; i < 10; i++) {
+      if (this.p >= b.length) throw invalid('truncated varint');
+      const byte = b[this.p++];
+      result += (byte & 0x7f) * mul;
+      mul *= 128;
+      if ((byte & 0x80) === 0) {
+        if (i === 9) {
+          // Ten bytes: a negative int64.
+          let big = 0n;
+          for (let j = 9; j >= 0; j--) big = (big << 7n) | BigInt(b[start + j] & 0x7f);
+          return Number(BigInt.asIntN(64, big));
+        }
+        return result;
+      }
+    }
+    throw invalid('varint longer than 10 bytes');
   }
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
-}
 
-function decodeMetadata(r: protobuf.Reader, len: number): MetricMetadata {
-  const e = end(r, len);
-  const m: MetricMetadata = { type: 0, metricFamilyName: '', help: '', unit: '' };
-  while (r.pos < e) {
-    const tag = r.uint32();
-    switch (tag) {
-      case (1 << 3) | 0:
-        m.type = r.int32() as MetricType;
+  /** Reads a length prefix and returns the end of the sub-message it announces. */
+  sub(limit: number): number {
+    const len = this.varint32();
+    const e = this.p + len;
+    if (e > limit) throw invalid(`length ${len} runs past the end of its message`);
+    return e;
+  }
+
+  skip(tag: number, limit: number): void {
+    switch (tag & 7) {
+      case 0:
+        this.int64();
         break;
-      case (2 << 3) | 2:
-        m.metricFamilyName = readUtf8(r);
+      case 1:
+        this.p += 8;
         break;
-      case (4 << 3) | 2:
-        m.help = readUtf8(r);
+      case 2:
+        this.p = this.sub(limit);
         break;
-      case (5 << 3) | 2:
-        m.unit = readUtf8(r);
+      case 5:
+        this.p += 4;
         break;
       default:
-        r.skipType(tag & 7);
+        throw invalid(`unsupported wire type ${tag & 7}`);
+    }
+    if (this.p > limit) throw invalid('field runs past the end of its message');
+  }
+
+  string(limit: number): string {
+    const e = this.sub(limit);
+    const b = this.b;
+    const s = this.p;
+    this.p = e;
+    for (let i = s; i < e; i++) if (b[i] > 0x7f) return this.utf8(s, e);
+    return b.toString('latin1', s, e);
+  }
+
+  private utf8(s: number, e: number): string {
+    try {
+      return utf8.decode(this.b.subarray(s, e));
+    } catch {
+      throw invalid('label is not valid UTF-8');
     }
   }
-  return m;
+
+  timeSeries(e: number): TimeSeries {
+    const labels: Label[] = [];
+    const samples: Sample[] = [];
+    while (this.p < e) {
+      const tag = this.varint32();
+      if (tag === ((1 << 3) | 2)) {
+        const le = this.sub(e);
+        let name = '';
+        let value = '';
+        while (this.p < le) {
+          const lt = this.varint32();
+          if (lt === ((1 << 3) | 2)) name = this.string(le);
+          else if (lt === ((2 << 3) | 2)) value = this.string(le);
+          else this.skip(lt, le);
+        }
+        labels.push({ name, value });
+      } else if (tag === ((2 << 3) | 2)) {
+        const se = this.sub(e);
+        let v = 0;
+        let t = 0;
+        while (this.p < se) {
+          const st = this.varint32();
+          if (st === ((1 << 3) | 1)) {
+            if (this.p + 8 > se) throw invalid('truncated double');
+            v = this.b.readDoubleLE(this.p);
+            this.p += 8;
+          } else if (st === ((2 << 3) | 0)) t = this.int64();
+          else this.skip(st, se);
+        }
+        if (this.p !== se) throw invalid('sample overruns its message');
+        samples.push({ t, v });
+      } else if (tag === ((4 << 3) | 2)) {
+        throw new WireFormatError('native histograms are not supported: send float samples');
+      } else {
+        this.skip(tag, e); // exemplars and unknown fields
+      }
+    }
+    if (this.p !== e) throw invalid('field overruns its series');
+    return { labels, samples };
+  }
+
+  metadata(e: number): MetricMetadata {
+    const m: MetricMetadata = { type: 0, metricFamilyName: '', help: '', unit: '' };
+    while (this.p < e) {
+      const tag = this.varint32();
+      if (tag === ((1 << 3) | 0)) m.type = this.varint32() as MetricType;
+      else if (tag === ((2 << 3) | 2)) m.metricFamilyName = this.string(e);
+      else if (tag === ((4 << 3) | 2)) m.help = this.string(e);
+      else if (tag === ((5 << 3) | 2)) m.unit = this.string(e);
+      else this.skip(tag, e);
+    }
+    return m;
+  }
 }
 
 /** Decompresses and decodes a push body. */
