@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 import type { Logger, Service } from '../shared/index.js';
 import { METRICS_PATH_CADVISOR } from '../shared/index.js';
 import { createPodSources } from './sources/kubelet/index.js';
-import { ConfigError, createLogger, createSelfRegistry, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
+import { ConfigError, createLogger, createSelfRegistry, exitOnSignals, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
 import { defaultConfig, ENV_PREFIX, FLAGS, loadAgentConfig, type AgentConfig } from './config.js';
 import { Sampler } from './sampler.js';
 import { Shipper } from './shipper/shipper.js';
@@ -164,20 +164,7 @@ async function main(): Promise<void> {
     logger.fatal({ err }, 'Agent failed to start');
     process.exit(1);
   }
-  let signals = 0;
-  const onSignal = (sig: string) => {
-    if (++signals > 1) process.exit(1);
-    logger.info({ signal: sig }, 'Stopping');
-    agent.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'Stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  exitOnSignals(() => agent.stop(), logger);
 }
 
 if (isMainModule(import.meta.url)) {

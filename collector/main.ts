@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import type { Logger, Service } from '../shared/index.js';
-import { ConfigError, createLogger, createSelfRegistry, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
+import { ConfigError, createLogger, createSelfRegistry, exitOnSignals, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
 import { DEFAULT_CONFIG, ENV_PREFIX, FLAGS, loadCollectorConfig, type CollectorConfig } from './config.js';
 import type { Storage } from './storage/index.js';
 import { openTsdb } from './tsdb/index.js';
@@ -226,20 +226,7 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => {
     collector.reload().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'Reload refused; the running configuration stays'));
   });
-  let signals = 0;
-  const onSignal = (sig: string) => {
-    if (++signals > 1) process.exit(1);
-    logger.info({ signal: sig }, 'Stopping');
-    collector.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'Stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  exitOnSignals(() => collector.stop(), logger);
 }
 
 if (isMainModule(import.meta.url)) {

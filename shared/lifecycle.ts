@@ -34,3 +34,24 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   // Half fixed, half jittered: never retries at once, never synchronises agents.
   return cap / 2 + random() * (cap / 2);
 }
+
+/**
+ * Stops the program on SIGINT/SIGTERM through `stop`, then exits 0 (1 when stopping
+ * fails); a second signal exits at once. For each program's `main`.
+ */
+export function exitOnSignals(stop: () => Promise<void>, log: { info(o: object, m: string): void; error(o: object, m: string): void }): void {
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    if (++signals > 1) process.exit(1);
+    log.info({ signal }, 'Stopping');
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'Stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/procs.js';
 import {
   DEFAULT_DISK_EXCLUDE,
   DEFAULT_FS_TYPES_EXCLUDE,
@@ -21,17 +21,6 @@ export function nodeExporterAvailable(): boolean {
   return existsSync(NODE_EXPORTER_BIN);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface RunningExporter {
   readonly url: string;
