@@ -7,8 +7,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { ExposedSample, FamilyMeta, Labels } from '../../shared/index.js';
-import { formatFamily, getLabel, TEXT_CONTENT_TYPE } from '../../shared/index.js';
+import type { ExposedSample, Labels } from '../../shared/index.js';
+import { formatFamily, formatSampleLine, getLabel, TEXT_CONTENT_TYPE } from '../../shared/index.js';
 import type { HeadReader } from '../storage/index.js';
 
 export interface MetricsPluginOptions {
@@ -21,6 +21,9 @@ const CHUNK_BYTES = 64 * 1024;
 
 const FALLBACK_HELP = 'Series stored by kubepulse; the sender gave no metadata.';
 
+/** Resolves on the next turn of the event loop, letting I/O and timers run. */
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+
 export async function* exposition(head: HeadReader, registry: Registry): AsyncGenerator<string> {
   const own = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
   const byName = new Map<string, ExposedSample[]>();
@@ -31,21 +34,24 @@ export async function* exposition(head: HeadReader, registry: Registry): AsyncGe
     let fam = byName.get(name);
     if (!fam) byName.set(name, (fam = []));
     fam.push(s);
-    if (++n % 20_000 === 0) await new Promise<void>((r) => setImmediate(r));
+    if (++n % 20_000 === 0) await yieldToLoop();
   }
   const meta = head.metadata();
   let buf = '';
   for (const name of [...byName.keys()].sort()) {
     const md = meta.get(name);
-    const fm: FamilyMeta = { name, help: md?.help || FALLBACK_HELP, type: md ? md.type : 'untyped' };
     // A family's TYPE line must name the series it covers; histogram/summary parts
     // (`_bucket`, `_sum`, `_count`) stored under their own names are untyped here.
-    const type = fm.type === 'histogram' || fm.type === 'summary' || fm.type === 'gaugehistogram' || fm.type === 'stateset' || fm.type === 'info' ? 'untyped' : fm.type;
-    buf += formatFamily({ ...fm, type }, byName.get(name) ?? []);
-    if (buf.length >= CHUNK_BYTES) {
-      yield buf;
-      buf = '';
-      await new Promise<void>((r) => setImmediate(r));
+    const type = md && (md.type === 'counter' || md.type === 'gauge') ? md.type : 'untyped';
+    buf += formatFamily({ name, help: md?.help || FALLBACK_HELP, type }, []);
+    // Line by line, so one family of 100k series does not hold the loop either.
+    for (const sample of byName.get(name) ?? []) {
+      buf += formatSampleLine(sample) + '\n';
+      if (buf.length >= CHUNK_BYTES) {
+        yield buf;
+        buf = '';
+        await yieldToLoop();
+      }
     }
   }
   buf += await registry.metrics();
