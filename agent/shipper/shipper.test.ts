@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +70,18 @@ describe('Shipper', () => {
     for (let i = 0; i < 400 && shipper!.pending > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(shipper!.pending).toBe(0);
   };
+
+  it('does not pile up abort listeners while it idles between batches', async () => {
+    const s = make();
+    s.start();
+    for (let i = 0; i < 30; i++) {
+      s.enqueue(batch(1000 + i));
+      await drained();
+    }
+    const signal = (s as unknown as { abort: AbortController }).abort.signal;
+    expect(getEventListeners(signal, 'abort').length).toBeLessThanOrEqual(1);
+    expect(received).toHaveLength(30);
+  });
 
   it('retries 5xx, 429, 401 and 403 and drops other 4xx, counting each', async () => {
     answers = [{ status: 503 }, { status: 429, headers: { 'retry-after': '0' } }, { status: 401 }, { status: 403 }, { status: 204 }, { status: 400 }];

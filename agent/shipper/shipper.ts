@@ -262,10 +262,17 @@ export class Shipper {
       const next = this.pick(this.now());
       if (!next || 'waitMs' in next) {
         await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          const t = next ? setTimeout(resolve, next.waitMs) : undefined;
+          // Every way out removes the others: one wait per idle moment, for days, must
+          // not pile up abort listeners or timers.
+          const done = () => {
+            clearTimeout(t);
+            signal.removeEventListener('abort', done);
+            resolve();
+          };
+          this.wake = done;
+          const t = next ? setTimeout(done, next.waitMs) : undefined;
           t?.unref();
-          signal.addEventListener('abort', () => resolve(), { once: true });
+          signal.addEventListener('abort', done, { once: true });
         });
         this.wake = undefined;
         continue;
