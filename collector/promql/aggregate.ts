@@ -8,15 +8,14 @@ import type { AggregateOp } from './ast.js';
 import type { Sample, Vector } from './value.js';
 import { QueryError, formatFloat } from './value.js';
 import { kahanSumInc, mean, quantile, variance } from './functions.js';
-import { memoPerOwner } from './label-cache.js';
+import { internBy, memoPerOwner } from './label-cache.js';
 
 interface Group {
   labels: Labels;
   samples: Sample[];
 }
 
-// Keyed by the grouping array, which is unique to its AggregateExpr (count_values
-// builds its own).
+// Keyed by the grouping's value, so that every query grouping the same way shares it.
 const groupFor = memoPerOwner((g: { names: readonly string[]; without: boolean }) => {
   const set = new Set(g.names);
   return (ls: Labels) => {
@@ -25,6 +24,7 @@ const groupFor = memoPerOwner((g: { names: readonly string[]; without: boolean }
   };
 });
 const groupSpecs = new WeakMap<readonly string[], { names: readonly string[]; without: boolean }>();
+const canonicalSpec = internBy((g: { names: readonly string[]; without: boolean }) => `${g.without ? '-' : '+'}${g.names.join('\xff')}`);
 
 /**
  * Evaluates one aggregation at time `t`. `param` is the evaluated parameter (k, q or the
@@ -45,7 +45,7 @@ export function aggregate(
     grouping = without ? grouping.filter((g) => g !== label) : [...grouping, label];
   }
   let spec = groupSpecs.get(grouping);
-  if (!spec || spec.without !== without) groupSpecs.set(grouping, (spec = { names: grouping, without }));
+  if (!spec || spec.without !== without) groupSpecs.set(grouping, (spec = canonicalSpec({ names: grouping, without })));
   const group = groupFor(spec);
   if (op === 'sum' || op === 'count' || op === 'group' || op === 'min' || op === 'max') return streaming(op, vec, group, t);
   const groups = new Map<string, Group>();

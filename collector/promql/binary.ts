@@ -9,7 +9,7 @@ import { COMPARISON_OPS } from './ast.js';
 import type { Sample, Vector } from './value.js';
 import { QueryError } from './value.js';
 import { dropName } from './functions.js';
-import { keyOf, memoPerOwner } from './label-cache.js';
+import { internBy, keyOf, memoPerOwner } from './label-cache.js';
 
 /** Go's `math.Mod`: result has the sign of the dividend, like JS `%`. */
 function goMod(a: number, b: number): number {
@@ -71,22 +71,29 @@ function dropsName(op: BinaryOp, v3: boolean): boolean {
 /** Vector ⊕ scalar (or scalar ⊕ vector when `swap`). */
 export function vectorScalarBinop(op: BinaryOp, vec: Vector, s: number, swap: boolean, returnBool: boolean, t: number, v3: boolean): Vector {
   const out: Vector = [];
+  const cmp = COMPARISON_OPS.has(op);
+  const drop = dropsName(op, v3) || returnBool;
   for (const e of vec) {
-    let l = e.v;
-    let r = s;
-    if (swap) [l, r] = [r, l];
-    let [value, keep] = elemBinop(op, l, r);
-    if (COMPARISON_OPS.has(op) && swap) value = r;
-    if (returnBool) {
-      value = keep ? 1 : 0;
-      keep = true;
-    }
-    if (!keep) continue;
-    const labels = dropsName(op, v3) || returnBool ? dropName(e.labels) : e.labels;
-    out.push({ labels, t, v: value });
+    const l = swap ? s : e.v;
+    const r = swap ? e.v : s;
+    let value: number;
+    if (cmp) {
+      // A filter keeps the vector's own value (the right side when swapped).
+      const keep = scalarBinop(op, l, r) === 1;
+      if (returnBool) value = keep ? 1 : 0;
+      else if (!keep) continue;
+      else value = e.v;
+    } else value = scalarBinop(op, l, r);
+    out.push({ labels: drop ? dropName(e.labels) : e.labels, t, v: value });
   }
   return out;
 }
+
+/**
+ * One VectorMatching object per distinct clause, so that the label caches below are
+ * shared by every query matching the same way (rules repeated with other thresholds).
+ */
+const canonicalMatching = internBy((m: VectorMatching) => `${m.card}|${m.on}|${m.matchingLabels.join('\xff')}|${m.include.join('\xff')}`);
 
 const signatureFor = memoPerOwner((m: VectorMatching) => {
   if (m.on) {
@@ -117,6 +124,7 @@ function matchedLabels(ls: Labels, m: VectorMatching): Labels {
 
 /** `and`, `or`, `unless`. */
 export function setBinop(op: 'and' | 'or' | 'unless', lhs: Vector, rhs: Vector, m: VectorMatching, t: number): Vector {
+  m = canonicalMatching(m);
   const at = (v: Vector): Vector => v.map((s) => (s.t === t ? s : { labels: s.labels, t, v: s.v }));
   switch (op) {
     case 'and': {
@@ -137,12 +145,15 @@ export function setBinop(op: 'and' | 'or' | 'unless', lhs: Vector, rhs: Vector, 
 }
 
 // Result labels depend on the lhs set (and, with group_x(labels), on the rhs set too);
-// memoised per matching spec, which is unique to its BinaryExpr.
-const resultCache = new WeakMap<VectorMatching, WeakMap<Labels, Labels | WeakMap<Labels, Labels>>>();
+// memoised per canonical matching spec and per whether the operation drops the name (all
+// that op, bool and compat change in them).
+type ResultCache = WeakMap<Labels, Labels | WeakMap<Labels, Labels>>;
+const resultCache = new WeakMap<VectorMatching, [ResultCache, ResultCache]>();
 
 function resultLabels(l: Labels, r: Labels, op: BinaryOp, m: VectorMatching, returnBool: boolean, v3: boolean): Labels {
-  let byL = resultCache.get(m);
-  if (!byL) resultCache.set(m, (byL = new WeakMap()));
+  let pair = resultCache.get(m);
+  if (!pair) resultCache.set(m, (pair = [new WeakMap(), new WeakMap()]));
+  const byL = pair[dropsName(op, v3) || returnBool ? 1 : 0];
   if (m.include.length === 0) {
     let out = byL.get(l) as Labels | undefined;
     if (!out) byL.set(l, (out = computeResultLabels(l, r, op, m, returnBool, v3)));
@@ -170,6 +181,7 @@ export function vectorBinop(op: BinaryOp, lhs: Vector, rhs: Vector, m: VectorMat
   if (m.card === 'many-to-many') throw new QueryError('internal', 'many-to-many only allowed for set operators');
   // As Prometheus: nothing can match, so no duplicate checks (and no errors) either.
   if (lhs.length === 0 || rhs.length === 0) return [];
+  m = canonicalMatching(m);
   const swapped = m.card === 'one-to-many';
   if (swapped) [lhs, rhs] = [rhs, lhs];
   const right = new Map<string, Sample>();

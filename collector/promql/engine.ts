@@ -9,7 +9,7 @@
 import type { Registry } from 'prom-client';
 import type { Labels, Logger } from '../../shared/index.js';
 import { METRIC_NAME, compareLabels, isStaleNaN, noopLogger } from '../../shared/index.js';
-import type { Queryable, Querier } from '../storage/index.js';
+import type { Queryable, Querier, Series } from '../storage/index.js';
 import type { AggregateExpr, AtModifier, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, VectorSelector } from './ast.js';
 import { COMPARISON_OPS, childrenOf, exprType, walk } from './ast.js';
 import { ParseError, parseExpr, documentedType } from './parser.js';
@@ -81,6 +81,8 @@ export class Engine {
   private readonly metrics: EngineMetrics;
   private running = 0;
   private readonly waiting: Array<() => void> = [];
+  /** @internal Results of subexpressions shared between instant queries; see {@link SubtreeMemo}. */
+  readonly subtrees = new SubtreeMemo();
 
   constructor({
     lookbackDeltaMs = 5 * 60_000,
@@ -193,6 +195,7 @@ export class Engine {
     await this.acquire(began + timeout);
     this.metrics.running.inc();
     const ev = new Evaluator(this, start, end, step, began + timeout, this.now);
+    if (step === 0 && (queryable as { stableSeriesIdentity?: unknown }).stableSeriesIdentity === true) ev.shareSubtrees(e);
     const queriers: Querier[] = [];
     try {
       ev.select(queryable, e, queriers);
@@ -207,6 +210,93 @@ export class Engine {
       this.release();
     }
   }
+}
+
+/** Memo bounds: entries, and samples held (results plus the input samples they pin). */
+const SUBTREE_MEMO_ENTRIES = 1000;
+const SUBTREE_MEMO_SAMPLES = 4_000_000;
+
+/**
+ * Instant-vector results of subexpressions, shared between instant queries over a store
+ * whose `select` answers the very same Series objects again while their data is unchanged
+ * (and never modifies them): the TSDB does, from its select cache. Rules repeated with
+ * other thresholds (`max by (pod) (x) / … > 0.9`, `… > 0.95`) evaluate the expensive part
+ * once per round. An entry is used only when every selector of the subexpression got
+ * element-for-element the same Series objects as when it was computed, at the same time.
+ */
+export class SubtreeMemo {
+  private readonly entries = new Map<string, { inputs: ReadonlyArray<readonly Series[]>; out: Vector; size: number }>();
+  private samples = 0;
+
+  get(key: string, inputs: ReadonlyArray<readonly Series[]>): Vector | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    for (let i = 0; i < inputs.length; i++) {
+      const a = inputs[i];
+      const b = e.inputs[i];
+      if (a.length !== b.length) return undefined;
+      for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return undefined;
+    }
+    return e.out;
+  }
+
+  set(key: string, inputs: ReadonlyArray<readonly Series[]>, out: Vector): void {
+    const old = this.entries.get(key);
+    if (old) {
+      this.entries.delete(key);
+      this.samples -= old.size;
+    }
+    let size = out.length;
+    for (const ss of inputs) for (const s of ss) size += s.t.length;
+    if (size > SUBTREE_MEMO_SAMPLES / 4) return;
+    this.entries.set(key, { inputs, out, size });
+    this.samples += size;
+    for (const [k, e] of this.entries) {
+      if (this.entries.size <= SUBTREE_MEMO_ENTRIES && this.samples <= SUBTREE_MEMO_SAMPLES) break;
+      this.entries.delete(k);
+      this.samples -= e.size;
+    }
+  }
+}
+
+interface Shape {
+  /** The subexpression's text, position-free. */
+  readonly key: string;
+  /** Its selectors, in a fixed order. */
+  readonly selectors: Array<VectorSelector | MatrixSelector>;
+}
+
+const shapes = new WeakMap<Expr, Shape | null>();
+
+/**
+ * How a subexpression is identified in the {@link SubtreeMemo}, or null when it is not
+ * kept there: it reads no selector (cheap), holds a subquery (its own memo, sample
+ * counting per step) or may add warnings (which a memoised answer would not repeat).
+ */
+function shareable(e: Expr): Shape | null {
+  let s = shapes.get(e);
+  if (s !== undefined) return s;
+  const selectors: Array<VectorSelector | MatrixSelector> = [];
+  let ok = true;
+  walk(e, (n) => {
+    if (n.kind === 'VectorSelector') selectors.push(n);
+    else if (n.kind === 'MatrixSelector') selectors.push(n);
+    else if (n.kind === 'SubqueryExpr') ok = false;
+    else if (n.kind === 'AggregateExpr' && n.op === 'quantile') ok = false;
+    else if (n.kind === 'Call' && (n.func === 'histogram_quantile' || n.func === 'quantile_over_time' || n.func === 'sort' || n.func === 'sort_desc')) ok = false;
+  });
+  s = ok && selectors.length > 0 ? { key: exprKey(e), selectors } : null;
+  shapes.set(e, s);
+  return s;
+}
+
+/** Position-free text of a subtree (JSON of its nodes; numbers JSON cannot tell apart spelled out). */
+function exprKey(e: Expr): string {
+  return JSON.stringify(e, (k, v: unknown) => {
+    if (k === 'pos') return undefined;
+    if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) return `#${Object.is(v, -0) ? '-0' : String(v)}`;
+    return v;
+  });
 }
 
 /** A selected series with a read cursor (count of samples ≤ the last time looked at). */
@@ -270,6 +360,15 @@ function seekFrom(t: ArrayLike<number>, T: number, open: boolean, hint: number):
   return lo;
 }
 
+/**
+ * True when `e` is a range selector naming its metric with `__name__="…"`: its series
+ * (distinct label sets, one name) stay distinct once the name is dropped.
+ */
+function oneMetricName(e: Expr): boolean {
+  const u = unwrapParens(e);
+  return u.kind === 'MatrixSelector' && u.vs.matchers.some((m) => m.name === METRIC_NAME && m.type === '=');
+}
+
 function unwrapParens(e: Expr): Expr {
   while (e.kind === 'ParenExpr') e = e.expr;
   return e;
@@ -297,8 +396,12 @@ function absentLabels(arg: Expr): Labels {
 class Evaluator {
   readonly warnings = new Set<string>();
   samples = 0;
+  /** What each selector's `select` returned; wrapped into cursors on first use. */
+  private raw = new Map<VectorSelector | MatrixSelector, readonly Series[]>();
   private selected = new Map<VectorSelector, SelSeries[]>();
   private matrixSelected = new Map<MatrixSelector, SelSeries[]>();
+  /** The root, when subexpression results may be shared with other queries. */
+  private shareRoot: Expr | undefined;
   private memo = new Map<SubqueryExpr, Map<number, Vector>>();
   private memoSize = 0;
   private readonly lookback: number;
@@ -315,6 +418,11 @@ class Evaluator {
   ) {
     this.lookback = engine.lookbackDeltaMs;
     this.open = engine.compat === 'v3';
+  }
+
+  /** Serves and keeps the results of `root`'s subexpressions in the engine's memo. */
+  shareSubtrees(root: Expr): void {
+    this.shareRoot = root;
   }
 
   private at(a: AtModifier | undefined, t: number): number {
@@ -390,19 +498,28 @@ class Evaluator {
         func: funcs.get(node),
       });
       let n = 0;
-      const out: SelSeries[] = [];
-      for (const s of series) {
-        n += s.t.length;
-        if (node.kind === 'MatrixSelector') {
-          out.push(withoutStale(s.labels, s.t, s.v));
-        } else {
-          out.push({ labels: s.labels, t: s.t, v: s.v, pos: 0, lo: 0 });
-        }
-      }
+      for (const s of series) n += s.t.length;
       this.addSamples(n, 'query execution');
-      if (node.kind === 'MatrixSelector') this.matrixSelected.set(node, out);
-      else this.selected.set(node, out);
+      this.raw.set(node, series);
     }
+  }
+
+  private selectedOf(vs: VectorSelector): SelSeries[] {
+    let out = this.selected.get(vs);
+    if (!out) {
+      out = (this.raw.get(vs) ?? []).map((s) => ({ labels: s.labels, t: s.t, v: s.v, pos: 0, lo: 0 }));
+      this.selected.set(vs, out);
+    }
+    return out;
+  }
+
+  private matrixSelectedOf(ms: MatrixSelector): SelSeries[] {
+    let out = this.matrixSelected.get(ms);
+    if (!out) {
+      out = (this.raw.get(ms) ?? []).map((s) => withoutStale(s.labels, s.t, s.v));
+      this.matrixSelected.set(ms, out);
+    }
+    return out;
   }
 
   // ---- query shapes ------------------------------------------------------------------
@@ -509,6 +626,22 @@ class Evaluator {
   }
 
   private vector(e: Expr, t: number): Vector {
+    if (this.shareRoot !== undefined && e !== this.shareRoot && (e.kind === 'AggregateExpr' || e.kind === 'BinaryExpr' || e.kind === 'Call')) {
+      const shape = shareable(e);
+      if (shape) {
+        const key = `${t}\u0000${shape.key}`;
+        const inputs = shape.selectors.map((n) => this.raw.get(n) ?? []);
+        const hit = this.engine.subtrees.get(key, inputs);
+        if (hit) return hit;
+        const out = this.vectorOf(e, t);
+        this.engine.subtrees.set(key, inputs, out);
+        return out;
+      }
+    }
+    return this.vectorOf(e, t);
+  }
+
+  private vectorOf(e: Expr, t: number): Vector {
     switch (e.kind) {
       case 'VectorSelector':
         return this.vectorSelector(e, t);
@@ -533,7 +666,7 @@ class Evaluator {
   }
 
   private vectorSelector(vs: VectorSelector, t: number): Vector {
-    const series = this.selected.get(vs) ?? [];
+    const series = this.selectedOf(vs);
     const T = this.at(vs.at, t) - vs.offsetMs;
     const min = T - this.lookback;
     const out: Vector = [];
@@ -551,7 +684,7 @@ class Evaluator {
 
   /** Sample timestamps (seconds) for `timestamp(selector)`. */
   private selectorTimestamps(vs: VectorSelector, t: number): Vector {
-    const series = this.selected.get(vs) ?? [];
+    const series = this.selectedOf(vs);
     const T = this.at(vs.at, t) - vs.offsetMs;
     const min = T - this.lookback;
     const out: Vector = [];
@@ -574,7 +707,7 @@ class Evaluator {
       const T = this.at(vs.at, t) - vs.offsetMs;
       const from = T - u.rangeMs;
       const series: Array<{ labels: Labels; w: Window }> = [];
-      for (const s of this.matrixSelected.get(u) ?? []) {
+      for (const s of this.matrixSelectedOf(u)) {
         const hi = (s.pos = seekAfter(s.t, T, s.pos));
         const lo = (s.lo = seekFrom(s.t, from, this.open, s.lo));
         if (hi > lo) series.push({ labels: s.labels, w: { t: s.t, v: s.v, lo, hi } });
@@ -669,7 +802,7 @@ class Evaluator {
         const v = rangeFn(w, m.info, scalars);
         if (v !== undefined) out.push({ labels: keepName ? labels : dropName(labels), t, v });
       }
-      if (!keepName) checkDuplicates(out);
+      if (!keepName && !oneMetricName(args[mi])) checkDuplicates(out);
       return out;
     }
     switch (name) {

@@ -24,6 +24,24 @@ export function memoLabels<T>(fn: (ls: Labels) => T): (ls: Labels) => T {
 /** `labelsKey`, memoised by identity. */
 export const keyOf: (ls: Labels) => string = memoLabels(labelsKey);
 
+/**
+ * Canonical objects by value: the many rules that repeat one grouping or matching clause
+ * (with different thresholds, say) then share one {@link memoPerOwner} cache, which
+ * therefore stays warm across queries. Bounded: forgets everything past `limit` keys.
+ */
+export function internBy<O>(keyOfOwner: (o: O) => string, limit = 10_000): (o: O) => O {
+  const byKey = new Map<string, O>();
+  return (o) => {
+    const k = keyOfOwner(o);
+    let c = byKey.get(k);
+    if (c === undefined) {
+      if (byKey.size >= limit) byKey.clear();
+      byKey.set(k, (c = o));
+    }
+    return c;
+  };
+}
+
 /** Per-owner memo: one cache for each owner object (an AST node, a matching spec). */
 export function memoPerOwner<O extends object, T>(make: (owner: O) => (ls: Labels) => T): (owner: O) => (ls: Labels) => T {
   const owners = new WeakMap<O, (ls: Labels) => T>();

@@ -2,7 +2,9 @@
  * The rules engine's view of PromQL (Prometheus's `rules.EngineQueryFunc`).
  */
 import type { Queryable } from '../storage/index.js';
+import type { Expr } from './ast.js';
 import type { Engine } from './engine.js';
+import { parseExpr } from './parser.js';
 import type { Vector } from './value.js';
 import { QueryError } from './value.js';
 
@@ -12,11 +14,22 @@ import { QueryError } from './value.js';
  * with no labels. Rejects with ParseError or QueryError (string or range-vector results
  * are a QueryError of type `execution`).
  */
+const PARSE_CACHE_LIMIT = 10_000;
+
 export type QueryFunc = (expr: string, t: number) => Promise<Vector>;
 
 export function engineQueryFunc(engine: Engine, queryable: Queryable): QueryFunc {
+  // Rules ask the same expressions every round: parse each once (a tree is never
+  // modified by evaluation, and the engine's per-node label caches stay warm with it).
+  const parsed = new Map<string, Expr>();
   return async (expr, t) => {
-    const { value } = await engine.instantQuery(queryable, expr, t);
+    let e = parsed.get(expr);
+    if (!e) {
+      e = parseExpr(expr);
+      if (parsed.size >= PARSE_CACHE_LIMIT) parsed.clear();
+      parsed.set(expr, e);
+    }
+    const { value } = await engine.instantQuery(queryable, e, t);
     switch (value.resultType) {
       case 'vector':
         return value.result;

@@ -104,6 +104,12 @@ class MemSeries {
   pending: PendingChunk[] | null = null;
   rollupUntil = -Infinity;
   compactedWindow = -Infinity;
+  /**
+   * At least the newest `maxt` of any chunk row of this series in SQLite (never lowered
+   * when rows are deleted): a read of a window after it skips the SQL lookup, which is
+   * what rule evaluation over recent data would otherwise spend most of its time on.
+   */
+  storedMaxT = -Infinity;
   constructor(
     readonly id: number,
     readonly labels: Labels,
@@ -118,6 +124,30 @@ const CHUNK_COMPACTED = 2;
 const FLUSH_PER_COMMIT = 1000;
 const SLICE = 2000;
 const CAP_SLICE = 100;
+
+/** Select-cache bounds: samples held in all entries, entries, samples of one entry. */
+const SELECT_CACHE_SAMPLES = 4_000_000;
+const SELECT_CACHE_ENTRIES = 512;
+const SELECT_CACHE_ENTRY_SAMPLES = 1_000_000;
+
+/**
+ * A `select` answer kept for the next identical `select` (same matchers and window): the
+ * rules of a group all evaluate at one timestamp and mostly read the same few selectors.
+ * It stays valid while no series matching the matchers was created (checked for the ids
+ * created since `nextId`), no matched series got a sample at or before `maxt` (in-order
+ * samples only ever land after a series' `maxT`, recorded in `maxTs`), and nothing else
+ * changed stored data (`gen`: out-of-order chunks, compaction, rollups, retention).
+ */
+interface SelectCacheEntry {
+  readonly gen: number;
+  nextId: number;
+  readonly maxt: number;
+  readonly matchers: readonly Matcher[];
+  readonly matched: MemSeries[];
+  readonly maxTs: Float64Array;
+  readonly out: Series[];
+  readonly samples: number;
+}
 
 const scratch = new Float64Array(2);
 const scratchBits = new Uint32Array(scratch.buffer);
@@ -215,8 +245,18 @@ export class Tsdb implements Storage {
   private chunkCount = 0;
   private walBytes = 0;
   private readonly walRowBytes: Array<[number, number]> = []; // [wal id, bytes], ascending
+  /**
+   * A Series object from `select` is never modified, and a later `select` returns the
+   * same object only while its samples in the window are unchanged (the select cache).
+   * The PromQL engine then shares subexpression results between queries.
+   */
+  readonly stableSeriesIdentity = true;
   /** Bumped by every commit; an appender whose checks predate it re-checks at commit. */
   commitSeq = 0;
+  /** Bumped by every change of stored data other than in-order head appends and flushes. */
+  private readGen = 0;
+  private readonly selectCache = new Map<string, SelectCacheEntry>();
+  private selectCacheSamples = 0;
   private closed = false;
   private maintenance: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -344,7 +384,10 @@ export class Tsdb implements Storage {
     for (const r of stats.iterate()) {
       const s = this.byId.get(r.id);
       this.chunkCount += r.n;
-      if (s) s.minT = r.mn;
+      if (s) {
+        s.minT = r.mn;
+        s.storedMaxT = r.mx;
+      }
     }
     // The newest in-order chunk of each series gives its head max and last value; WAL
     // samples at or before that time are already stored.
@@ -533,8 +576,10 @@ export class Tsdb implements Storage {
       if (b.t[i] <= s.maxT) continue;
       this.appendHead(s, b.t[i], b.v[i], walId);
     }
+    if (oooChunks.length) this.readGen++;
     for (const c of oooChunks) {
       if (c.mint < c.series.minT) c.series.minT = c.mint;
+      if (c.maxt > c.series.storedMaxT) c.series.storedMaxT = c.maxt;
       this.chunkCount++;
     }
     for (const m of b.meta) this.meta.set(m.metric, m);
@@ -603,6 +648,7 @@ export class Tsdb implements Storage {
     if (!flushed.length) return;
     this.pendingQueue.splice(0, flushed.length);
     for (const p of flushed) {
+      if (p.maxt > p.series.storedMaxT) p.series.storedMaxT = p.maxt;
       const l = p.series.pending;
       if (l) {
         l.shift();
@@ -649,29 +695,47 @@ export class Tsdb implements Storage {
 
   // ---- read ------------------------------------------------------------------------
 
+  /**
+   * A reader of the samples in [mint, maxt]. `select` answers share their sample arrays
+   * with a cache (see {@link SelectCacheEntry}): callers must not write into them.
+   */
   querier(mint: number, maxt: number): Querier {
     this.assertOpen();
-    const matching = (ms: readonly Matcher[] | undefined): MemSeries[] => {
+    const matching = (ms: readonly Matcher[] | undefined, all?: MemSeries[]): MemSeries[] => {
       const out: MemSeries[] = [];
       const cand = ms && ms.length ? this.index.candidates(ms) : null;
       const ids: Iterable<number> = cand ?? this.byId.keys();
       for (const id of ids) {
         const s = this.byId.get(id);
-        if (!s || s.maxT < mint || s.minT > maxt) continue;
+        if (!s) continue;
+        const inWindow = s.maxT >= mint && s.minT <= maxt;
+        if (!inWindow && !all) continue;
         if (ms && ms.length && !matchLabels(ms, s.labels)) continue;
-        out.push(s);
+        all?.push(s);
+        if (inWindow) out.push(s);
       }
       return out;
     };
     return {
       select: (matchers, hints) => {
         this.assertOpen();
+        const key = selectKey(mint, maxt, matchers);
+        const hit = this.cachedSelect(key);
+        if (hit) return hit.slice();
+        const all: MemSeries[] = [];
         const out: Series[] = [];
-        for (const s of matching(matchers)) {
+        let samples = 0;
+        // Rollups make an answer depend on the clock (see readSeries): not cached then.
+        let cacheable = true;
+        for (const s of matching(matchers, all)) {
+          if (s.rollupUntil > mint) cacheable = false;
           const c = this.readSeries(s, mint, maxt, hints);
           if (c.t.length) out.push({ labels: s.labels, t: c.t, v: c.v });
+          samples += c.t.length;
         }
-        return out.sort((a, b) => compareLabels(a.labels, b.labels));
+        out.sort((a, b) => compareLabels(a.labels, b.labels));
+        if (cacheable && samples <= SELECT_CACHE_ENTRY_SAMPLES) this.cacheSelect(key, maxt, matchers, all, out, samples);
+        return out.slice();
       },
       labelNames: (matchers) => {
         const names = new Set<string>();
@@ -687,6 +751,46 @@ export class Tsdb implements Storage {
       },
       close: () => {},
     };
+  }
+
+  /** A still valid cached answer for `key`, or undefined (dropping an invalid one). */
+  private cachedSelect(key: string): Series[] | undefined {
+    const e = this.selectCache.get(key);
+    if (!e) return undefined;
+    let valid = e.gen === this.readGen;
+    for (let id = e.nextId; valid && id < this.nextSeriesId; id++) {
+      const s = this.byId.get(id);
+      if (s && matchLabels(e.matchers, s.labels)) valid = false;
+    }
+    for (let i = 0; valid && i < e.matched.length; i++) {
+      const was = e.maxTs[i];
+      if (was < e.maxt && e.matched[i].maxT !== was) valid = false;
+    }
+    this.selectCache.delete(key);
+    if (!valid) {
+      this.selectCacheSamples -= e.samples;
+      return undefined;
+    }
+    e.nextId = this.nextSeriesId;
+    this.selectCache.set(key, e); // most recently used last
+    return e.out;
+  }
+
+  private cacheSelect(key: string, maxt: number, matchers: readonly Matcher[], matched: MemSeries[], out: Series[], samples: number): void {
+    const maxTs = new Float64Array(matched.length);
+    for (let i = 0; i < matched.length; i++) maxTs[i] = matched[i].maxT;
+    const old = this.selectCache.get(key);
+    if (old) {
+      this.selectCache.delete(key);
+      this.selectCacheSamples -= old.samples;
+    }
+    this.selectCache.set(key, { gen: this.readGen, nextId: this.nextSeriesId, maxt, matchers, matched, maxTs, out, samples });
+    this.selectCacheSamples += samples;
+    for (const [k, e] of this.selectCache) {
+      if (this.selectCacheSamples <= SELECT_CACHE_SAMPLES && this.selectCache.size <= SELECT_CACHE_ENTRIES) break;
+      this.selectCache.delete(k);
+      this.selectCacheSamples -= e.samples;
+    }
   }
 
   /**
@@ -713,7 +817,7 @@ export class Tsdb implements Storage {
   /** Raw samples of `s` in [mint, maxt], from stored chunks, cut chunks and the head. */
   private readRaw(s: MemSeries, mint: number, maxt: number): DecodedChunk {
     const blobs: Uint8Array[] = [];
-    for (const row of this.stmts.chunksIn.iterate(s.id, mint, maxt, s.id, mint, maxt)) blobs.push(row.data);
+    if (s.storedMaxT >= mint) for (const row of this.stmts.chunksIn.iterate(s.id, mint, maxt, s.id, mint, maxt)) blobs.push(row.data);
     if (s.pending) for (const p of s.pending) if (p.maxt >= mint && p.mint <= maxt) blobs.push(p.data);
     const h = s.head;
     if (h && h.maxt >= mint && h.mint <= maxt) blobs.push(h.bytes());
@@ -838,6 +942,8 @@ export class Tsdb implements Storage {
           this.chunkCount++;
         }
       })();
+      this.readGen++;
+      if (merged.t.length && merged.t[merged.t.length - 1] > s.storedMaxT) s.storedMaxT = merged.t[merged.t.length - 1];
       this.chunkCount -= group.length;
       work += group.length;
     }
@@ -860,6 +966,7 @@ export class Tsdb implements Storage {
         work++;
       }
       s.rollupUntil = w + W;
+      this.readGen++;
     }
     return work;
   }
@@ -871,6 +978,7 @@ export class Tsdb implements Storage {
       for (;;) {
         if (this.closed) return;
         const n = stmt.run(cutoff, SLICE).changes;
+        if (n) this.readGen++;
         this.chunkCount -= n;
         if (n < SLICE) break;
         await yieldToLoop();
@@ -879,6 +987,7 @@ export class Tsdb implements Storage {
     for (;;) {
       if (this.closed) return;
       const n = this.stmts.deleteOldRollups.run(rollCutoff, SLICE).changes;
+      if (n) this.readGen++;
       if (n < SLICE) break;
       await yieldToLoop();
     }
@@ -899,6 +1008,7 @@ export class Tsdb implements Storage {
       }
     })();
     if (removed) {
+      this.readGen++;
       this.index.forgetUnused([...this.byId.values()].map((s) => s.labels));
       this.metrics.seriesRemoved.inc(removed);
       this.log.info({ removed }, 'TSDB removed series past retention');
@@ -922,6 +1032,7 @@ export class Tsdb implements Storage {
       }
       this.db.pragma('incremental_vacuum');
       if (n === 0) break;
+      this.readGen++;
       await yieldToLoop();
     }
     if (chunks || rollups) this.log.warn({ chunks, rollups, maxBytes: this.maxBytes }, 'TSDB over its size cap, deleted the oldest data');
@@ -985,6 +1096,13 @@ export class Tsdb implements Storage {
  * dropping repeated timestamps (the first piece wins; duplicates are identical by the
  * ordering rules).
  */
+/** The select-cache key of a window and matchers (NUL cannot occur in label names). */
+function selectKey(mint: number, maxt: number, ms: readonly Matcher[]): string {
+  let k = `${mint}\u0000${maxt}`;
+  for (const m of ms) k += `\u0000${m.name}\u0000${m.type}\u0000${m.value.length}\u0000${m.value}`;
+  return k;
+}
+
 function mergePieces(pieces: DecodedChunk[], mint: number, maxt: number): DecodedChunk {
   let sorted = true;
   let total = 0;
