@@ -89,7 +89,9 @@ export function encodeWriteRequest(req: WriteRequest): Uint8Array {
   for (let si = 0; si < series.length; si++) {
     buf[p++] = (1 << 3) | 2;
     p = writeVarint(buf, p, sizes[si]);
-    p += labelBytes[si].copy(buf, p);
+    // TypedArray#set, not Buffer#copy: a builtin, where copy crosses into C++ per call.
+    buf.set(labelBytes[si], p);
+    p += labelBytes[si].length;
     for (const smp of series[si].samples) {
       buf[p++] = (2 << 3) | 2;
       buf[p++] = sampleLen(smp.t); // at most 20, one byte
@@ -99,7 +101,7 @@ export function encodeWriteRequest(req: WriteRequest): Uint8Array {
       p = buf.writeDoubleLE(smp.v, p);
       if (smp.t !== 0) {
         buf[p++] = (2 << 3) | 0;
-        p = writeInt64(buf, p, smp.t);
+        p = writeTimestamp(buf, p, smp.t);
       }
     }
   }
@@ -121,7 +123,27 @@ export function encodeWriteRequest(req: WriteRequest): Uint8Array {
 
 /** Bytes of a Sample message: the double, and the timestamp unless 0. */
 function sampleLen(t: number): number {
-  return 9 + (t !== 0 ? 1 + int64Len(t) : 0);
+  if (t === 0) return 9;
+  if (t !== lastT) cacheTimestamp(t);
+  return 10 + lastTBytes.length;
+}
+
+// The varint of the last timestamp seen: a batch's samples nearly all share the tick's.
+let lastT = NaN;
+let lastTBytes = Buffer.alloc(0);
+
+function cacheTimestamp(t: number): void {
+  const b = Buffer.allocUnsafe(int64Len(t));
+  writeInt64(b, 0, t);
+  lastT = t;
+  lastTBytes = b;
+}
+
+function writeTimestamp(buf: Buffer, p: number, t: number): number {
+  if (t !== lastT) cacheTimestamp(t);
+  const b = lastTBytes;
+  for (let i = 0; i < b.length; i++) buf[p++] = b[i];
+  return p;
 }
 
 const labelCache = new WeakMap<Labels, Buffer>();

@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { CgroupLayout } from './layout.js';
-import { V1_UNLIMITED, parseCpuMax, parseFlatKeyed, parsePressure, parseSingle, type PsiTotals } from './parse.js';
+import { V1_UNLIMITED, flatKeyedValue as kv, parseCpuMax, parsePressure, parseSingle, type PsiTotals } from './parse.js';
 
 /**
  * Reads a whole file as text; undefined when it does not exist (a controller not enabled
@@ -108,11 +108,13 @@ function readV2(dir: string, read: FileReader, what: ReadWhat): CgroupStats {
   const s: CgroupStats = {};
   const cpuStat = read(`${dir}/cpu.stat`);
   if (cpuStat !== undefined) {
-    const m = parseFlatKeyed(cpuStat);
-    if (what.usage && m.has('usage_usec')) s.cpuSeconds = m.get('usage_usec')! / 1e6;
-    s.cfsPeriods = m.get('nr_periods');
-    s.cfsThrottledPeriods = m.get('nr_throttled');
-    const t = m.get('throttled_usec');
+    if (what.usage) {
+      const u = kv(cpuStat, 'usage_usec');
+      if (u !== undefined) s.cpuSeconds = u / 1e6;
+    }
+    s.cfsPeriods = kv(cpuStat, 'nr_periods');
+    s.cfsThrottledPeriods = kv(cpuStat, 'nr_throttled');
+    const t = kv(cpuStat, 'throttled_usec');
     if (t !== undefined) s.cfsThrottledSeconds = t / 1e6;
   }
   const cpuMax = read(`${dir}/cpu.max`);
@@ -127,18 +129,17 @@ function readV2(dir: string, read: FileReader, what: ReadWhat): CgroupStats {
     if (v !== undefined) s.memoryLimitBytes = v === Infinity ? 0 : v;
   }
   const events = read(`${dir}/memory.events`);
-  if (events !== undefined) s.oomKills = parseFlatKeyed(events).get('oom_kill');
+  if (events !== undefined) s.oomKills = kv(events, 'oom_kill');
   const stat = read(`${dir}/memory.stat`);
-  const st = stat === undefined ? undefined : parseFlatKeyed(stat);
-  if (st) {
-    s.memoryCacheBytes = st.get('file');
-    if (what.usage) s.memoryRssBytes = st.get('anon');
+  if (stat !== undefined) {
+    s.memoryCacheBytes = kv(stat, 'file');
+    if (what.usage) s.memoryRssBytes = kv(stat, 'anon');
   }
   if (what.usage) {
     const cur = read(`${dir}/memory.current`);
     if (cur !== undefined) {
       s.memoryUsageBytes = parseSingle(cur);
-      s.memoryWorkingSetBytes = workingSet(s.memoryUsageBytes, st?.get('inactive_file'));
+      s.memoryWorkingSetBytes = workingSet(s.memoryUsageBytes, stat === undefined ? undefined : kv(stat, 'inactive_file'));
     }
   }
   readPsi(dir, read, s);
@@ -151,10 +152,9 @@ function readV1(l: CgroupLayout, rel: string, read: FileReader, what: ReadWhat):
     const dir = under(l.cpu, rel);
     const cpuStat = read(`${dir}/cpu.stat`);
     if (cpuStat !== undefined) {
-      const m = parseFlatKeyed(cpuStat);
-      s.cfsPeriods = m.get('nr_periods');
-      s.cfsThrottledPeriods = m.get('nr_throttled');
-      const t = m.get('throttled_time');
+      s.cfsPeriods = kv(cpuStat, 'nr_periods');
+      s.cfsThrottledPeriods = kv(cpuStat, 'nr_throttled');
+      const t = kv(cpuStat, 'throttled_time');
       if (t !== undefined) s.cfsThrottledSeconds = t / 1e9;
     }
     const quota = read(`${dir}/cpu.cfs_quota_us`);
@@ -175,19 +175,18 @@ function readV1(l: CgroupLayout, rel: string, read: FileReader, what: ReadWhat):
     const lim = limit === undefined ? undefined : parseSingle(limit);
     if (lim !== undefined) s.memoryLimitBytes = lim >= V1_UNLIMITED ? 0 : lim;
     const oom = read(`${dir}/memory.oom_control`);
-    if (oom !== undefined) s.oomKills = parseFlatKeyed(oom).get('oom_kill');
-    const stat = read(`${dir}/memory.stat`);
-    const st = stat === undefined ? undefined : parseFlatKeyed(stat);
-    if (st) {
+    if (oom !== undefined) s.oomKills = kv(oom, 'oom_kill');
+    const st = read(`${dir}/memory.stat`);
+    if (st !== undefined) {
       // total_* include descendants, as the usage counter does; plain keys on kernels without hierarchy.
-      s.memoryCacheBytes = st.get('total_cache') ?? st.get('cache');
-      if (what.usage) s.memoryRssBytes = st.get('total_rss') ?? st.get('rss');
+      s.memoryCacheBytes = kv(st, 'total_cache') ?? kv(st, 'cache');
+      if (what.usage) s.memoryRssBytes = kv(st, 'total_rss') ?? kv(st, 'rss');
     }
     if (what.usage) {
       const usage = read(`${dir}/memory.usage_in_bytes`);
       if (usage !== undefined) {
         s.memoryUsageBytes = parseSingle(usage);
-        s.memoryWorkingSetBytes = workingSet(s.memoryUsageBytes, st?.get('total_inactive_file') ?? st?.get('inactive_file'));
+        s.memoryWorkingSetBytes = workingSet(s.memoryUsageBytes, st === undefined ? undefined : kv(st, 'total_inactive_file') ?? kv(st, 'inactive_file'));
       }
     }
   }

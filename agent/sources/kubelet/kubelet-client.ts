@@ -6,8 +6,8 @@
  * says what to do.
  */
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { KubepulseError, errorMessage } from '../../../shared/index.js';
 import type { Summary } from './summary-types.js';
@@ -73,6 +73,11 @@ export class KubeletClient {
   private ca: Buffer | undefined;
   /** Certificate descriptions already probed, by error code: one probe per cause. */
   private readonly certProbe = new Map<string, string>();
+  /**
+   * One kept-alive connection, reused tick after tick: a TLS handshake (and a new TLS
+   * context holding the CA) per tick cost more CPU than parsing the summary.
+   */
+  private agent: HttpAgent | undefined;
 
   constructor(opts: KubeletClientOptions) {
     let base: URL;
@@ -129,8 +134,22 @@ export class KubeletClient {
         throw new KubeletError(KubeletFailure.CA_READ, `reading the cluster CA ${this.opts.caFile}: ${errorMessage(err)}`, { cause: err });
       }
     }
+    try {
+      return await this.fetch(url, headers, https, signal);
+    } catch (err) {
+      // The kubelet may close an idle kept-alive connection just as a tick reuses it:
+      // that request never reached it, so one retry on a new connection is safe.
+      if (err instanceof StaleConnectionError) return this.fetch(url, headers, https, signal);
+      throw err;
+    }
+  }
+
+  private fetch(url: URL, headers: Record<string, string>, https: boolean, signal: AbortSignal | undefined): Promise<Buffer> {
     const timeoutMs = this.opts.timeoutMs ?? 5000;
     const maxBody = this.opts.maxBodyBytes ?? 64 * 1024 * 1024;
+    this.agent ??= https
+      ? new HttpsAgent({ keepAlive: true, ca: this.ca, rejectUnauthorized: !this.opts.insecureSkipVerify })
+      : new HttpAgent({ keepAlive: true });
     return new Promise<Buffer>((resolve, reject) => {
       let settled = false;
       const fail = (err: Error) => {
@@ -162,17 +181,17 @@ export class KubeletClient {
           fail(this.statusError(status, url, body));
         });
       };
-      const reqOpts = {
-        method: 'GET',
-        headers,
-        ...(https ? { ca: this.ca, rejectUnauthorized: !this.opts.insecureSkipVerify } : {}),
-      };
+      const reqOpts = { method: 'GET', headers, agent: this.agent };
       const req = https ? httpsRequest(url, reqOpts, onResponse) : httpRequest(url, reqOpts, onResponse);
       const timer = setTimeout(() => fail(new KubeletError(KubeletFailure.TIMEOUT, `kubelet ${url} did not answer within ${timeoutMs} ms; is the kubelet reachable from the pod network on that address and port?`)), timeoutMs);
       timer.unref();
       req.on('error', (err) => {
         if (settled) return;
         const code = (err as NodeJS.ErrnoException).code ?? '';
+        if (req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) {
+          fail(new StaleConnectionError(err));
+          return;
+        }
         if (https && TLS_VERIFY_CODES.has(code)) {
           void this.describePeer(url, code).then((peer) => fail(this.tlsError(err, url, peer)));
         } else {
@@ -242,6 +261,13 @@ export class KubeletClient {
     });
     this.certProbe.set(code, desc);
     return desc;
+  }
+}
+
+/** A kept-alive connection the server had closed; the request can be sent again. */
+class StaleConnectionError extends Error {
+  constructor(cause: Error) {
+    super(`kept-alive connection closed by the kubelet: ${errorMessage(cause)}`, { cause });
   }
 }
 

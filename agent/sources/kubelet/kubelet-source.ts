@@ -7,7 +7,7 @@ import type { CollectContext, MetricSink, Source } from '../source.js';
 import { PodStore, type PodIndex } from '../../discovery/pod-index.js';
 import { KubeletClient, KubeletError, type KubeletClientOptions } from './kubelet-client.js';
 import { NOOP_KUBELET_METRICS, type KubeletSourceMetrics } from './kubelet-metrics.js';
-import { emitSummary } from './summary-series.js';
+import { SummaryLabelCache, emitSummary } from './summary-series.js';
 
 export interface KubeletSourceOptions {
   /** How to reach the kubelet: a client, or the options to build one. */
@@ -39,6 +39,7 @@ export class KubeletSource implements Source {
   private readonly metrics: KubeletSourceMetrics;
   private last: KubeletStatus = { up: false, reason: 'not_fetched', message: 'no fetch yet' };
   private readonly fromSummary = new PodStore();
+  private readonly labels = new SummaryLabelCache();
 
   constructor(opts: KubeletSourceOptions) {
     this.client = opts.kubelet instanceof KubeletClient ? opts.kubelet : new KubeletClient(opts.kubelet);
@@ -72,7 +73,7 @@ export class KubeletSource implements Source {
     }
     let result;
     try {
-      result = emitSummary(summary, sink, { podIndex: this.opts.podIndex, pressure: this.opts.pressure, node: this.opts.node });
+      result = emitSummary(summary, sink, { podIndex: this.opts.podIndex, pressure: this.opts.pressure, node: this.opts.node, labels: this.labels });
     } catch (err) {
       this.fail('malformed_summary', new Error(`kubelet ${this.client.summaryUrl} returned JSON that is not a stats summary: ${errorMessage(err)}`, { cause: err }), ctx);
       return;

@@ -55,6 +55,89 @@ export interface SummaryEmitOptions {
   pressure?: boolean;
   /** Also emit the node's root-cgroup series (`id="/"`), as cAdvisor does. Default true. */
   node?: boolean;
+  /** Keeps each pod's and container's label objects from one summary to the next. */
+  labels?: SummaryLabelCache;
+}
+
+/**
+ * The label objects of one pod or container row and its variants (`cpu="total"`,
+ * `failure_type`, `interface`, the log row), each built on first use. Kept between
+ * ticks by a {@link SummaryLabelCache}, a row hands the sink the same objects, with the
+ * same strings, every tick: nothing to allocate, and the sampler's lookups hit at once.
+ */
+export class RowLabels {
+  readonly base: Readonly<Record<string, string>>;
+  private cpuL: Record<string, string> | undefined;
+  private faults: [Record<string, string>, Record<string, string>] | undefined;
+  private ifaces: Map<string, Record<string, string>> | undefined;
+  private logsL: Record<string, string> | undefined;
+  /** Tick of the cache that last used it. */
+  gen = 0;
+
+  constructor(base: Record<string, string>) {
+    this.base = base;
+  }
+
+  cpu(): Record<string, string> {
+    return (this.cpuL ??= { ...this.base, cpu: 'total' });
+  }
+
+  /** `pgfault` (0) and `pgmajfault` (1). */
+  fault(major: 0 | 1): Record<string, string> {
+    this.faults ??= [
+      { ...this.base, failure_type: 'pgfault', scope: 'container' },
+      { ...this.base, failure_type: 'pgmajfault', scope: 'container' },
+    ];
+    return this.faults[major];
+  }
+
+  iface(name: string): Record<string, string> {
+    this.ifaces ??= new Map();
+    let l = this.ifaces.get(name);
+    if (!l) this.ifaces.set(name, (l = { ...this.base, interface: name }));
+    return l;
+  }
+
+  logs(): Record<string, string> {
+    const b = this.base;
+    return (this.logsL ??= { namespace: b.namespace, pod: b.pod, container: b.container, metrics_path: METRICS_PATH_KUBELET });
+  }
+}
+
+/**
+ * {@link RowLabels} by pod UID and container name, across ticks. Rows not seen in a
+ * summary are dropped after it; a row whose names or image changed is rebuilt.
+ */
+export class SummaryLabelCache {
+  private readonly rows = new Map<string, RowLabels>();
+  private gen = 0;
+
+  /** Starts a summary. */
+  begin(): void {
+    this.gen++;
+  }
+
+  row(uid: string, container: string | undefined, base: Record<string, string>): RowLabels {
+    const key = container === undefined ? uid : `${uid}\x00${container}`;
+    let r = this.rows.get(key);
+    if (!r || !sameLabels(r.base, base)) this.rows.set(key, (r = new RowLabels(base)));
+    r.gen = this.gen;
+    return r;
+  }
+
+  /** Ends a summary: forgets rows it did not have. */
+  end(): void {
+    for (const [k, r] of this.rows) if (r.gen !== this.gen) this.rows.delete(k);
+  }
+
+  get size(): number {
+    return this.rows.size;
+  }
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  for (const k in b) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 /** What one summary contained, for the source's logging and self-metrics. */
@@ -85,16 +168,18 @@ export function emitSummary(summary: Summary, sink: MetricSink, opts: SummaryEmi
   }
   if (summary.pods !== undefined && !Array.isArray(summary.pods)) throw new TypeError('kubelet summary: "pods" is not an array');
   for (const [name, type, help] of SUMMARY_FAMILIES) sink.family(name, type, help);
-  const put = (name: string, labels: Record<string, string>, v: number | undefined) => {
+  const put = (name: string, labels: Readonly<Record<string, string>>, v: number | undefined) => {
     if (v !== undefined) sink.add(name, labels, v);
   };
   const result: SummaryEmitResult = { pods: 0, containers: 0, unknownPods: [] };
 
+  const cache = opts.labels;
+  cache?.begin();
   if (opts.node !== false && summary.node && typeof summary.node === 'object') {
-    const l = { id: '/' };
+    const l = cache ? cache.row('', '/', { id: '/' }) : new RowLabels({ id: '/' });
     emitCpu(put, l, summary.node.cpu, opts.pressure === true);
     emitMemory(put, l, summary.node.memory, opts.pressure === true);
-    emitSwap(put, l, summary.node.swap);
+    emitSwap(put, l.base, summary.node.swap);
   }
 
   const index = opts.podIndex;
@@ -108,46 +193,52 @@ export function emitSummary(summary: Summary, sink: MetricSink, opts: SummaryEmi
     const podName = known?.name ?? (typeof ref.name === 'string' ? ref.name : '');
     if (!namespace || !podName) continue;
     result.pods++;
-    emitPod(put, { namespace, pod: podName, container: '', image: '' }, pod, opts.pressure === true);
+    const podBase = { namespace, pod: podName, container: '', image: '' };
+    emitPod(put, cache && uid ? cache.row(uid, undefined, podBase) : new RowLabels(podBase), pod, opts.pressure === true);
     for (const c of pod.containers ?? []) {
       if (!c || typeof c !== 'object' || typeof c.name !== 'string') continue;
       const image = known?.containers.find((k) => k.name === c.name)?.image ?? '';
       result.containers++;
-      emitContainer(put, { namespace, pod: podName, container: c.name, image }, c, opts.pressure === true);
+      const base = { namespace, pod: podName, container: c.name, image };
+      emitContainer(put, cache && uid ? cache.row(uid, c.name, base) : new RowLabels(base), c, opts.pressure === true);
     }
   }
+  cache?.end();
   return result;
 }
 
-type Put = (name: string, labels: Record<string, string>, v: number | undefined) => void;
+type Put = (name: string, labels: Readonly<Record<string, string>>, v: number | undefined) => void;
 
-function emitCpu(put: Put, l: Record<string, string>, cpu: CpuStats | undefined, pressure: boolean): void {
+function emitCpu(put: Put, r: RowLabels, cpu: CpuStats | undefined, pressure: boolean): void {
   if (!cpu) return;
   const ns = num(cpu.usageCoreNanoSeconds);
   // cAdvisor puts cpu="total" on the non-per-CPU usage series; dashboards sum over it anyway.
-  put('container_cpu_usage_seconds_total', { ...l, cpu: 'total' }, ns === undefined ? undefined : ns / NS_PER_S);
-  if (pressure) emitPsi(put, l, 'cpu', cpu.psi);
+  if (ns !== undefined) put('container_cpu_usage_seconds_total', r.cpu(), ns / NS_PER_S);
+  if (pressure) emitPsi(put, r.base, 'cpu', cpu.psi);
 }
 
-function emitMemory(put: Put, l: Record<string, string>, mem: MemoryStats | undefined, pressure: boolean): void {
+function emitMemory(put: Put, r: RowLabels, mem: MemoryStats | undefined, pressure: boolean): void {
   if (!mem) return;
+  const l = r.base;
   put('container_memory_working_set_bytes', l, num(mem.workingSetBytes));
   put('container_memory_rss', l, num(mem.rssBytes));
   put('container_memory_usage_bytes', l, num(mem.usageBytes));
-  put('container_memory_failures_total', { ...l, failure_type: 'pgfault', scope: 'container' }, num(mem.pageFaults));
-  put('container_memory_failures_total', { ...l, failure_type: 'pgmajfault', scope: 'container' }, num(mem.majorPageFaults));
+  const minor = num(mem.pageFaults);
+  if (minor !== undefined) put('container_memory_failures_total', r.fault(0), minor);
+  const major = num(mem.majorPageFaults);
+  if (major !== undefined) put('container_memory_failures_total', r.fault(1), major);
   if (pressure) emitPsi(put, l, 'memory', mem.psi);
 }
 
-function emitIo(put: Put, l: Record<string, string>, io: IoStats | undefined, pressure: boolean): void {
+function emitIo(put: Put, l: Readonly<Record<string, string>>, io: IoStats | undefined, pressure: boolean): void {
   if (io && pressure) emitPsi(put, l, 'io', io.psi);
 }
 
-function emitSwap(put: Put, l: Record<string, string>, swap: SwapStats | undefined): void {
+function emitSwap(put: Put, l: Readonly<Record<string, string>>, swap: SwapStats | undefined): void {
   if (swap) put('container_memory_swap', l, num(swap.swapUsageBytes));
 }
 
-function emitPsi(put: Put, l: Record<string, string>, resource: 'cpu' | 'memory' | 'io', psi: PsiStats | undefined): void {
+function emitPsi(put: Put, l: Readonly<Record<string, string>>, resource: 'cpu' | 'memory' | 'io', psi: PsiStats | undefined): void {
   if (!psi) return;
   const some = num(psi.some?.total);
   const full = num(psi.full?.total);
@@ -155,7 +246,7 @@ function emitPsi(put: Put, l: Record<string, string>, resource: 'cpu' | 'memory'
   put(`container_pressure_${resource}_stalled_seconds_total`, l, full === undefined ? undefined : full / US_PER_S);
 }
 
-function emitFs(put: Put, l: Record<string, string>, fs: FsStats | undefined): void {
+function emitFs(put: Put, l: Readonly<Record<string, string>>, fs: FsStats | undefined): void {
   if (!fs) return;
   put('container_fs_usage_bytes', l, num(fs.usedBytes));
   put('container_fs_limit_bytes', l, num(fs.capacityBytes));
@@ -163,13 +254,13 @@ function emitFs(put: Put, l: Record<string, string>, fs: FsStats | undefined): v
   put('container_fs_inodes_total', l, num(fs.inodes));
 }
 
-function emitNetwork(put: Put, l: Record<string, string>, net: NetworkStats | undefined): void {
+function emitNetwork(put: Put, r: RowLabels, net: NetworkStats | undefined): void {
   if (!net) return;
   // Older kubelets give only the default interface at the top level.
   const ifaces = Array.isArray(net.interfaces) && net.interfaces.length > 0 ? net.interfaces : net.name ? [net] : [];
   for (const i of ifaces) {
     if (!i || typeof i.name !== 'string') continue;
-    const il = { ...l, interface: i.name };
+    const il = r.iface(i.name);
     put('container_network_receive_bytes_total', il, num(i.rxBytes));
     put('container_network_receive_errors_total', il, num(i.rxErrors));
     put('container_network_transmit_bytes_total', il, num(i.txBytes));
@@ -177,12 +268,13 @@ function emitNetwork(put: Put, l: Record<string, string>, net: NetworkStats | un
   }
 }
 
-function emitPod(put: Put, l: Record<string, string>, pod: PodStats, pressure: boolean): void {
-  emitCpu(put, l, pod.cpu, pressure);
-  emitMemory(put, l, pod.memory, pressure);
+function emitPod(put: Put, r: RowLabels, pod: PodStats, pressure: boolean): void {
+  const l = r.base;
+  emitCpu(put, r, pod.cpu, pressure);
+  emitMemory(put, r, pod.memory, pressure);
   emitIo(put, l, pod.io, pressure);
   emitSwap(put, l, pod.swap);
-  emitNetwork(put, l, pod.network);
+  emitNetwork(put, r, pod.network);
   // The pod's ephemeral storage (all containers' writable layers, logs and emptyDirs) is
   // the pod-level fs usage, as cAdvisor's container="" row is the pod cgroup.
   emitFs(put, l, pod['ephemeral-storage']);
@@ -201,14 +293,16 @@ function emitPod(put: Put, l: Record<string, string>, pod: PodStats, pressure: b
   }
 }
 
-function emitContainer(put: Put, l: Record<string, string>, c: ContainerStats, pressure: boolean): void {
-  emitCpu(put, l, c.cpu, pressure);
-  emitMemory(put, l, c.memory, pressure);
+function emitContainer(put: Put, r: RowLabels, c: ContainerStats, pressure: boolean): void {
+  const l = r.base;
+  emitCpu(put, r, c.cpu, pressure);
+  emitMemory(put, r, c.memory, pressure);
   emitIo(put, l, c.io, pressure);
   emitSwap(put, l, c.swap);
   emitFs(put, l, c.rootfs);
   put('container_start_time_seconds', l, epochSeconds(c.startTime));
   if (c.logs) {
-    put('kubelet_container_log_filesystem_used_bytes', { namespace: l.namespace, pod: l.pod, container: l.container, metrics_path: METRICS_PATH_KUBELET }, num(c.logs.usedBytes));
+    const used = num(c.logs.usedBytes);
+    if (used !== undefined) put('kubelet_container_log_filesystem_used_bytes', r.logs(), used);
   }
 }
