@@ -140,17 +140,23 @@ remote_write:
       'count(up{job="node"} == 1)',
       'max_over_time(node_load1[1m])',
     ];
+    type Vec = Array<{ metric: Record<string, string>; value: [number, string] }>;
+    const norm = (r: Vec) => r.map((x) => `${JSON.stringify(Object.entries(x.metric).sort())} ${x.value[0]} ${x.value[1]}`).sort();
     for (const expr of exprs) {
       const u = new URL('/api/v1/query', collector.url);
       u.searchParams.set('query', expr);
       u.searchParams.set('time', String(t));
-      const ours = (await (await fetch(u)).json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+      const ours = (await (await fetch(u)).json()) as { status: string; data: { result: Vec } };
       expect(ours.status, expr).toBe('success');
-      const theirs = await server.query(expr, t);
-      const norm = (r: Array<{ metric: Record<string, string>; value: [number, string] }>) =>
-        r.map((x) => `${JSON.stringify(Object.entries(x.metric).sort())} ${x.value[0]} ${x.value[1]}`).sort();
-      expect(norm(ours.data.result), expr).toEqual(norm(theirs));
       expect(ours.data.result.length, expr).toBeGreaterThan(0);
+      // Prometheus's remote_write queues to the two receivers run independently: the
+      // reference server may get the sample at t a moment later than we did.
+      let theirs: Vec = [];
+      await waitFor(`Prometheus to hold the samples at ${t} for ${expr}`, async () => {
+        theirs = await server.query(expr, t);
+        return JSON.stringify(norm(theirs)) === JSON.stringify(norm(ours.data.result));
+      }, 10_000, 250).catch(() => undefined);
+      expect(norm(ours.data.result), expr).toEqual(norm(theirs));
     }
   }, 30_000);
 
