@@ -122,17 +122,21 @@ const plugin: FastifyPluginAsync<QueryApiPluginOptions> = async (app, opts) => {
 
   const answer = (r: QueryResult) => success(encodeQueryValue(r.value), r.warnings.length ? [...r.warnings] : undefined);
 
+  /** The `query` parameter parsed; a syntax error becomes Prometheus's bad_data answer. */
+  const queryParam = (p: Params) => {
+    try {
+      return parseExpr(one(p, 'query') ?? '');
+    } catch (err) {
+      throw queryError(err);
+    }
+  };
+
   const instant = async (req: FastifyRequest) => {
     const p = params(req);
     const t = one(p, 'time');
     const ts = t ? parseTimeParam('time', t) : now();
     const timeoutMs = timeoutOf(p);
-    let expr;
-    try {
-      expr = parseExpr(one(p, 'query') ?? '');
-    } catch (err) {
-      throw queryError(err);
-    }
+    const expr = queryParam(p);
     try {
       return answer(await engine.instantQuery(queryable, expr, ts, { timeoutMs }));
     } catch (err) {
@@ -159,12 +163,7 @@ const plugin: FastifyPluginAsync<QueryApiPluginOptions> = async (app, opts) => {
       );
     }
     const timeoutMs = timeoutOf(p);
-    let expr;
-    try {
-      expr = parseExpr(one(p, 'query') ?? '');
-    } catch (err) {
-      throw queryError(err);
-    }
+    const expr = queryParam(p);
     try {
       return answer(await engine.rangeQuery(queryable, expr, start, end, step, { timeoutMs }));
     } catch (err) {
