@@ -666,24 +666,19 @@ class Evaluator {
   }
 
   private vectorSelector(vs: VectorSelector, t: number): Vector {
-    const series = this.selectedOf(vs);
-    const T = this.at(vs.at, t) - vs.offsetMs;
-    const min = T - this.lookback;
-    const out: Vector = [];
-    for (const s of series) {
-      const pos = (s.pos = seekAfter(s.t, T, s.pos));
-      if (pos === 0) continue;
-      const st = s.t[pos - 1];
-      if (this.open ? st <= min : st < min) continue;
-      const v = s.v[pos - 1];
-      if (v !== v && isStaleNaN(v)) continue;
-      out.push({ labels: s.labels, t, v });
-    }
-    return out;
+    return this.latestInWindow(vs, t, (labels, _st, v) => ({ labels, t, v }));
   }
 
   /** Sample timestamps (seconds) for `timestamp(selector)`. */
   private selectorTimestamps(vs: VectorSelector, t: number): Vector {
+    return this.latestInWindow(vs, t, (labels, st) => ({ labels: dropName(labels), t, v: st / 1000 }));
+  }
+
+  /**
+   * The newest non-stale sample of each selected series within the lookback window
+   * before `t` (with `@` and `offset` applied), mapped to an output sample.
+   */
+  private latestInWindow(vs: VectorSelector, t: number, emit: (labels: Labels, st: number, v: number) => Vector[number]): Vector {
     const series = this.selectedOf(vs);
     const T = this.at(vs.at, t) - vs.offsetMs;
     const min = T - this.lookback;
@@ -695,7 +690,7 @@ class Evaluator {
       if (this.open ? st <= min : st < min) continue;
       const v = s.v[pos - 1];
       if (v !== v && isStaleNaN(v)) continue;
-      out.push({ labels: dropName(s.labels), t, v: st / 1000 });
+      out.push(emit(s.labels, st, v));
     }
     return out;
   }

@@ -25,7 +25,8 @@ const FALLBACK_HELP = 'Series stored by kubepulse; the sender gave no metadata.'
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 export async function* exposition(head: HeadReader, registry: Registry): AsyncGenerator<string> {
-  const own = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
+  // Names only: collecting every value here would run the registry's collect twice per scrape.
+  const own = new Set(registry.getMetricsAsArray().map((m) => m.name));
   const byName = new Map<string, ExposedSample[]>();
   let n = 0;
   for (const s of head.latestSamples()) {
