@@ -62,7 +62,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger, op
   let ready = false;
   const started: Service[] = [];
 
-  const storage: Storage = openTsdb({
+  const storage = openTsdb({
     dataDir: config.data_dir,
     retentionMs: parseDuration(config.storage.retention),
     rollupRetentionMs: parseDuration(config.storage.rollup_retention),
@@ -137,6 +137,7 @@ export async function startCollector(config: CollectorConfig, logger: Logger, op
         maxDecompressedBytes: config.ingest.max_decompressed_bytes,
         registry,
         logger,
+        seriesLookup: storage,
         ...writePluginLimits(config.ingest),
       },
     },

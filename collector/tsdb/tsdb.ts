@@ -452,6 +452,14 @@ export class Tsdb implements Storage {
     return new TsdbAppender(this);
   }
 
+  /**
+   * True when a series with exactly these (sorted) labels is stored. The ingest limiter
+   * asks this instead of keeping its own set of every series it has seen.
+   */
+  hasSeries(ls: Labels): boolean {
+    return this.byKey.get(ls) !== undefined;
+  }
+
   /** @internal The committed series with these labels, if any. */
   seriesByLabels(ls: Labels, hash: number): MemSeries | undefined {
     return this.byKey.get(ls, hash);
