@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 import type { Logger, Service } from '../shared/index.js';
 import { METRICS_PATH_CADVISOR } from '../shared/index.js';
 import { createPodSources } from './sources/kubelet/index.js';
-import { ConfigError, createLogger, createSelfRegistry, exitOnSignals, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
+import { ConfigError, KubepulseError, createLogger, createSelfRegistry, exitOnSignals, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
 import { defaultConfig, ENV_PREFIX, FLAGS, loadAgentConfig, type AgentConfig } from './config.js';
 import { Sampler } from './sampler.js';
 import { Shipper } from './shipper/shipper.js';
@@ -29,9 +29,9 @@ export interface BuiltSources {
 }
 
 /** The node source plus the pod/container sources the environment allows. */
-export function buildSources(config: AgentConfig, logger: Logger, registry?: Registry): BuiltSources {
+export async function buildSources(config: AgentConfig, logger: Logger, registry?: Registry): Promise<BuiltSources> {
   const node = new NodeSource({ hostRoot: config.host_root, targetLabels: { job: config.jobs.node } });
-  const pods = createPodSources({
+  const pods = await createPodSources({
     kubeApi: config.kube_api,
     kubeconfig: config.kubeconfig,
     nodeName: config.node_name,
@@ -65,7 +65,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
   const registry = createSelfRegistry();
   const metrics = agentMetrics(registry);
   const intervalMs = parseDuration(config.interval);
-  const built = buildSources(config, logger, registry);
+  const built = await buildSources(config, logger, registry);
   for (const svc of built.services) await svc.start();
   const sampler = new Sampler({
     sources: built.sources,
@@ -128,6 +128,11 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
   };
 }
 
+/** A refused setting (exit 2, as for a bad flag) rather than a failure at run time. */
+function isConfigError(err: unknown): boolean {
+  return err instanceof KubepulseError && err.code === 'KP_ERR_CONFIG';
+}
+
 async function main(): Promise<void> {
   let loaded;
   try {
@@ -148,7 +153,13 @@ async function main(): Promise<void> {
   if (loaded.actions.has('once')) {
     // Logs go to stderr so stdout is exactly the exposition text.
     const logger = createLogger({ level: config.log_level, name: 'kubepulse-agent', destination: process.stderr });
-    const built = buildSources(config, logger);
+    let built: BuiltSources;
+    try {
+      built = await buildSources(config, logger);
+    } catch (err) {
+      process.stderr.write(`kubepulse-agent: ${errorMessage(err)}\n`);
+      process.exit(isConfigError(err) ? 2 : 1);
+    }
     for (const svc of built.services) await svc.start();
     const sampler = new Sampler({ sources: built.sources, baseLabels: baseLabels(config), intervalMs: parseDuration(config.interval), logger });
     const batch = await sampler.tick();
@@ -162,7 +173,7 @@ async function main(): Promise<void> {
     agent = await startAgent(config, logger);
   } catch (err) {
     logger.fatal({ err }, 'Agent failed to start');
-    process.exit(1);
+    process.exit(isConfigError(err) ? 2 : 1);
   }
   exitOnSignals(() => agent.stop(), logger);
 }

@@ -68,4 +68,14 @@ describe('import rules of the design', () => {
     }
     expect(users).toEqual([]);
   });
+
+  it('the agent loads @kubernetes/client-node only on demand (its import costs ~59 MB; the DaemonSet never needs it)', () => {
+    const eager: string[] = [];
+    for (const f of [...files(join(REPO_ROOT, 'agent')), ...files(join(REPO_ROOT, 'shared'))]) {
+      const text = readFileSync(f, 'utf8');
+      // Type-only imports are erased; a dynamic import() runs only when reached.
+      if (/^\s*(?:import|export)\s+(?!type\s)[^;]*?from\s+['"]@kubernetes\/client-node['"]/m.test(text)) eager.push(relative(REPO_ROOT, f));
+    }
+    expect(eager).toEqual([]);
+  });
 });

@@ -2,7 +2,26 @@
  * The pods on this node, by pod UID and by container ID: what the kubelet and cgroup
  * sources need to name a series (`namespace`, `pod`, `container`, `image`).
  */
-import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+
+/** The fields of a `v1.Pod` the index reads (a Pod as the API server serves it has many more). */
+export interface PodObject {
+  metadata?: { uid?: string; name?: string; namespace?: string; resourceVersion?: string };
+  spec?: { initContainers?: ContainerSpec[]; containers?: ContainerSpec[]; ephemeralContainers?: ContainerSpec[] };
+  status?: { initContainerStatuses?: ContainerStatus[]; containerStatuses?: ContainerStatus[]; ephemeralContainerStatuses?: ContainerStatus[] };
+}
+interface ContainerSpec {
+  name: string;
+  image?: string;
+}
+interface ContainerStatus {
+  name: string;
+  image?: string;
+  containerID?: string;
+  // Not read; declared so a status written out in full type-checks.
+  imageID?: string;
+  ready?: boolean;
+  restartCount?: number;
+}
 
 /** One container of a pod, as the pod's spec and status describe it. */
 export interface ContainerInfo {
@@ -51,10 +70,10 @@ export function stripContainerIdScheme(id: string | undefined): string {
 }
 
 /** Builds the {@link PodInfo} of one API `Pod`; undefined when the pod has no UID. */
-export function podInfoFromPod(pod: V1Pod): PodInfo | undefined {
+export function podInfoFromPod(pod: PodObject): PodInfo | undefined {
   const uid = pod.metadata?.uid;
   if (!uid) return undefined;
-  const statusByName = new Map<string, V1ContainerStatus>();
+  const statusByName = new Map<string, ContainerStatus>();
   for (const list of [pod.status?.initContainerStatuses, pod.status?.containerStatuses, pod.status?.ephemeralContainerStatuses]) {
     for (const s of list ?? []) statusByName.set(s.name, s);
   }
@@ -100,7 +119,7 @@ export class PodStore implements PodIndex {
   }
 
   /** Adds or replaces one pod (an ADD or UPDATE event). */
-  upsert(pod: V1Pod): void {
+  upsert(pod: PodObject): void {
     const info = podInfoFromPod(pod);
     if (!info) return;
     this.removeUid(info.uid);
@@ -113,13 +132,13 @@ export class PodStore implements PodIndex {
   }
 
   /** Removes one pod (a DELETE event). */
-  delete(pod: V1Pod): void {
+  delete(pod: PodObject): void {
     const uid = pod.metadata?.uid;
     if (uid) this.removeUid(uid);
   }
 
   /** Replaces everything with a complete list and marks the index synced. */
-  replaceAll(pods: Iterable<V1Pod>): void {
+  replaceAll(pods: Iterable<PodObject>): void {
     this.byUid.clear();
     this.byContainerId.clear();
     this.byName.clear();

@@ -1,13 +1,17 @@
 /**
- * The pods on this node, kept current by a node-scoped `ListWatch`
- * (`fieldSelector=spec.nodeName=<node>`). client-node 1.4's ListWatch relists after a
- * 410 and reconnects after a clean watch end by itself, but stops on any other error:
- * this class restarts it with exponential backoff (1 s doubling to 30 s, jittered).
+ * The pods on this node, kept current by a node-scoped list and watch
+ * (`fieldSelector=spec.nodeName=<node>`), the informer protocol of the API server:
+ * list (paged), then watch from the list's resourceVersion with bookmarks; a watch the
+ * server ends cleanly is reopened from the newest resourceVersion seen; a 410 Gone
+ * (the version was compacted away) relists at once; any other failure relists after an
+ * exponential backoff (1 s doubling to 30 s, jittered). A relist replaces the index, so
+ * pods deleted while the watch was away disappear.
  */
-import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Logger, Service } from '../../shared/index.js';
 import { backoffDelay, errorMessage, noopLogger, sleep } from '../../shared/index.js';
-import { PodStore, type ContainerRef, type PodIndex, type PodInfo } from './pod-index.js';
+import { KubeApiError, KubeClient, type WatchEvent } from './kube-client.js';
+import type { KubeConnection } from './kube-connection.js';
+import { PodStore, type ContainerRef, type PodIndex, type PodInfo, type PodObject } from './pod-index.js';
 
 export interface PodWatcherMetrics {
   /** One watch/list failure; `reason` is a bounded label value (`list`, `watch`, `http_<status>`). */
@@ -15,8 +19,8 @@ export interface PodWatcherMetrics {
 }
 
 export interface PodWatcherOptions {
-  /** Where the API server is (in-cluster: `kc.loadFromCluster()`). */
-  kubeConfig: KubeConfig;
+  /** Where the API server is and how to authenticate (in-cluster or a kubeconfig). */
+  connection: KubeConnection;
   /** This node's name (`NODE_NAME` from the downward API). */
   nodeName: string;
   logger?: Logger;
@@ -27,34 +31,39 @@ export interface PodWatcherOptions {
   maxBackoffMs?: number;
   /** How long `start()` waits for the first list before resolving anyway, ms. Default 10000. */
   startTimeoutMs?: number;
+  /** Server-side length of one watch request, s (jittered up to twice this, as client-go does). Default 300. */
+  watchTimeoutS?: number;
+  /** Timeout of one list request, ms. Default 30000. */
+  listTimeoutMs?: number;
 }
+
+interface PodList {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: PodObject[];
+}
+
+const PODS_PATH = '/api/v1/pods';
+/** Pods per list page: a node holds at most a few hundred; pages bound the answer's size anyway. */
+const LIST_PAGE = '500';
 
 /** A {@link PodIndex} fed by the API server. Start once; stop is idempotent. */
 export class PodWatcher implements PodIndex, Service {
   private readonly store = new PodStore();
   private readonly opts: PodWatcherOptions;
   private readonly log: Logger;
-  private readonly lw: ListWatch<V1Pod>;
+  private readonly client: KubeClient;
+  private readonly selector: string;
   private readonly stopAc = new AbortController();
-  private attempt = 0;
-  private failedThisAttempt = false;
-  private restarting = false;
   private started = false;
+  private running: Promise<void> | undefined;
   private syncWaiters: Array<() => void> = [];
 
   constructor(opts: PodWatcherOptions) {
     if (!opts.nodeName) throw new Error('the pod watcher needs the node name (set NODE_NAME from the downward API, spec.nodeName)');
     this.opts = opts;
     this.log = (opts.logger ?? noopLogger()).child({ component: 'pod-watcher', node: opts.nodeName });
-    const selector = `spec.nodeName=${opts.nodeName}`;
-    const api = opts.kubeConfig.makeApiClient(CoreV1Api);
-    const listFn = () => api.listPodForAllNamespaces({ fieldSelector: selector });
-    this.lw = new ListWatch<V1Pod>('/api/v1/pods', new Watch(opts.kubeConfig), listFn, false, undefined, selector);
-    this.lw.on('add', (p) => this.store.upsert(p));
-    this.lw.on('update', (p) => this.store.upsert(p));
-    this.lw.on('delete', (p) => this.store.delete(p));
-    this.lw.on('error', (err) => this.onError(err));
-    this.lw.on('connect', () => this.log.debug('Pod watch connecting'));
+    this.selector = `spec.nodeName=${opts.nodeName}`;
+    this.client = new KubeClient(opts.connection);
   }
 
   pod(uid: string): PodInfo | undefined {
@@ -82,7 +91,7 @@ export class PodWatcher implements PodIndex, Service {
     if (this.started) return;
     this.started = true;
     const synced = new Promise<void>((resolve) => this.syncWaiters.push(resolve));
-    void this.run();
+    this.running = this.run();
     await Promise.race([synced, sleep(this.opts.startTimeoutMs ?? 10_000, this.stopAc.signal)]);
     if (!this.synced()) this.log.warn({ node: this.opts.nodeName }, 'Pod list not complete yet; pods are named from the kubelet summary until it is');
   }
@@ -96,44 +105,88 @@ export class PodWatcher implements PodIndex, Service {
   async stop(): Promise<void> {
     if (this.stopAc.signal.aborted) return;
     this.stopAc.abort();
-    await this.lw.stop();
+    await this.running;
+    this.client.close();
     for (const w of this.syncWaiters.splice(0)) w();
   }
 
+  /** List, then watch until told to stop; every failure ends in a relist. */
   private async run(): Promise<void> {
-    this.failedThisAttempt = false;
-    try {
-      await this.lw.start();
-    } catch (err) {
-      this.onError(err);
-      return;
-    }
-    // ListWatch.start() resolves even when the list failed (it reports through 'error').
-    if (!this.failedThisAttempt && !this.stopAc.signal.aborted) {
-      if (!this.store.synced()) this.log.info({ pods: this.store.size() }, 'Pod index synced');
-      this.store.markSynced();
-      this.attempt = 0;
-      for (const w of this.syncWaiters.splice(0)) w();
+    const signal = this.stopAc.signal;
+    let attempt = 0;
+    while (!signal.aborted) {
+      let listed = false;
+      try {
+        let rv = await this.list(signal);
+        listed = true;
+        for (;;) {
+          rv = await this.watchFrom(rv, signal);
+          if (signal.aborted) return;
+          attempt = 0;
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        const gone = err instanceof KubeApiError && err.statusCode === 410;
+        this.report(err, listed ? 'watch' : 'list', gone);
+        // 410 is the protocol's "your version is too old": relist now, it is not a failure to back off from.
+        if (!gone) await sleep(backoffDelay(attempt++, this.opts.minBackoffMs ?? 1000, this.opts.maxBackoffMs ?? 30_000), signal);
+      }
     }
   }
 
-  private onError(err: unknown): void {
-    this.failedThisAttempt = true;
-    if (this.stopAc.signal.aborted) return;
-    const status = (err as { statusCode?: number; code?: number }).statusCode ?? (err as { code?: unknown }).code;
-    const reason = typeof status === 'number' ? `http_${status}` : 'watch';
-    this.opts.metrics?.error(reason);
-    if (status === 403) {
+  /** Lists this node's pods (all pages), replaces the index, returns the list's resourceVersion. */
+  private async list(signal: AbortSignal): Promise<string> {
+    const pods: PodObject[] = [];
+    let cont = '';
+    let rv = '';
+    do {
+      const q: Record<string, string> = { fieldSelector: this.selector, limit: LIST_PAGE };
+      if (cont) q.continue = cont;
+      const page = await this.client.getJson<PodList>(PODS_PATH, q, signal, this.opts.listTimeoutMs ?? 30_000);
+      for (const p of page.items ?? []) pods.push(p);
+      cont = page.metadata?.continue ?? '';
+      rv = page.metadata?.resourceVersion ?? '';
+    } while (cont && !signal.aborted);
+    if (signal.aborted) return rv;
+    const first = !this.store.synced();
+    this.store.replaceAll(pods);
+    if (first) this.log.info({ pods: this.store.size() }, 'Pod index synced');
+    for (const w of this.syncWaiters.splice(0)) w();
+    return rv;
+  }
+
+  /** One watch request from `rv`; returns the newest resourceVersion seen when the server ends it. */
+  private async watchFrom(rv: string, signal: AbortSignal): Promise<string> {
+    const base = this.opts.watchTimeoutS ?? 300;
+    const timeoutS = Math.floor(base * (1 + Math.random()));
+    let latest = rv;
+    await this.client.watch<PodObject>(
+      PODS_PATH,
+      { fieldSelector: this.selector, resourceVersion: rv, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutS) },
+      signal,
+      // Bookmarks arrive about once a minute; twice the request's length without a byte is a dead connection.
+      (timeoutS + 60) * 1000,
+      (e: WatchEvent<PodObject>) => {
+        const v = e.object?.metadata?.resourceVersion;
+        if (v) latest = v;
+        if (e.type === 'ADDED' || e.type === 'MODIFIED') this.store.upsert(e.object);
+        else if (e.type === 'DELETED') this.store.delete(e.object);
+      },
+    );
+    return latest;
+  }
+
+  private report(err: unknown, phase: 'list' | 'watch', gone: boolean): void {
+    const status = err instanceof KubeApiError && err.statusCode > 0 ? err.statusCode : undefined;
+    this.opts.metrics?.error(status !== undefined ? `http_${status}` : phase);
+    if (gone) {
+      this.log.info({ err: errorMessage(err) }, 'Pod watch expired (410 Gone); relisting');
+    } else if (status === 401) {
+      this.log.error({ err: errorMessage(err), server: this.opts.connection.server, source: this.opts.connection.source }, 'Pod list/watch unauthorized: the API server rejects the agent\'s credentials (service-account token or kubeconfig user)');
+    } else if (status === 403) {
       this.log.error({ err: errorMessage(err) }, 'Pod watch forbidden: the agent ServiceAccount needs "list" and "watch" on "pods" (apiGroup "") cluster-wide');
     } else {
-      this.log.warn({ err: errorMessage(err), attempt: this.attempt }, 'Pod watch failed; restarting with backoff');
+      this.log.warn({ err: errorMessage(err), phase }, 'Pod list/watch failed; relisting with backoff');
     }
-    if (this.restarting) return;
-    this.restarting = true;
-    const delay = backoffDelay(this.attempt++, this.opts.minBackoffMs ?? 1000, this.opts.maxBackoffMs ?? 30_000);
-    void sleep(delay, this.stopAc.signal).then(() => {
-      this.restarting = false;
-      if (!this.stopAc.signal.aborted) void this.run();
-    });
   }
 }

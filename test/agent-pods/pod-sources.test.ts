@@ -41,7 +41,7 @@ describe('createPodSources', () => {
   it('is host mode without an API and without a kubelet URL', async () => {
     const root = tmp();
     generateKubepodsTree(root, { version: 2, driver: 'systemd', runtime: 'containerd', pods: 1 });
-    const ps = createPodSources({ cgroupRoot: root, env: {} });
+    const ps = await createPodSources({ cgroupRoot: root, env: {} });
     expect(ps.mode).toBe('host');
     const batch = await new Sampler({ sources: ps.sources, baseLabels: {}, intervalMs: 10_000 }).tick();
     const containers = new Set(batch.series.map((s) => getLabel(s.labels, 'container')));
@@ -56,7 +56,7 @@ describe('createPodSources', () => {
     const k = await startFakeKubelet({ summary: summaryFor(tree) });
     try {
       const registry = new Registry();
-      const ps = createPodSources({ kubeApi: 'off', kubeletUrl: k.url, tokenFile: k.tokenFile, caFile: k.caFile, cgroupRoot: root, env: { KUBERNETES_SERVICE_HOST: '10.0.0.1' }, registry });
+      const ps = await createPodSources({ kubeApi: 'off', kubeletUrl: k.url, tokenFile: k.tokenFile, caFile: k.caFile, cgroupRoot: root, env: { KUBERNETES_SERVICE_HOST: '10.0.0.1' }, registry });
       expect(ps.mode).toBe('kubelet-only');
       let now = 1_000_000;
       const sampler = new Sampler({ sources: ps.sources, baseLabels: {}, intervalMs: 10_000, now: () => now });
@@ -80,7 +80,7 @@ describe('createPodSources', () => {
     const tree = generateKubepodsTree(root, { version: 1, driver: 'systemd', runtime: 'containerd', pods: 4 });
     const api = await FakeApiServer.start();
     const k = await startFakeKubelet({ summary: summaryFor(tree) });
-    const ps = (() => {
+    const ps = await (() => {
       api.addAll(tree.pods.map((p) => ({ ...p, apiVersion: 'v1', kind: 'Pod' }) as never));
       const kcFile = join(tmp(), 'kubeconfig');
       writeFileSync(kcFile, kubeconfigFor(api).exportConfig());
@@ -107,7 +107,7 @@ describe('createPodSources', () => {
   it('with --kube-api off and no readable cgroups runs the kubelet source alone, PSI from the summary', async () => {
     const k = await startFakeKubelet({ summary: readFileSync(fixture('kubelet-summary/nri-kubernetes/k8s-1.35/stats-summary.json'), 'utf8'), tls: false });
     try {
-      const ps = createPodSources({ kubeApi: 'off', kubeletUrl: k.url, tokenFile: k.tokenFile, cgroupRoot: join(tmp(), 'nothing'), env: {} });
+      const ps = await createPodSources({ kubeApi: 'off', kubeletUrl: k.url, tokenFile: k.tokenFile, cgroupRoot: join(tmp(), 'nothing'), env: {} });
       expect(ps.mode).toBe('kubelet-only');
       expect(ps.sources.map((s) => s.name)).toEqual(['kubelet']);
       const batch = await new Sampler({ sources: ps.sources, baseLabels: {}, intervalMs: 10_000 }).tick();
@@ -121,10 +121,10 @@ describe('createPodSources', () => {
     [{ kubeApi: 'sometimes' as never }, /--kube-api must be "auto" or "off"/],
     [{ kubeconfig: 'KC', env: {} }, /NODE_NAME is not set/],
     [{ kubeconfig: 'KC', nodeName: 'n1', env: {} }, /set NODE_IP .* or --kubelet-url/],
-  ])('refuses %j clearly', (opts, re) => {
+  ])('refuses %j clearly', async (opts, re) => {
     const kcFile = join(tmp(), 'kubeconfig');
     writeFileSync(kcFile, kubeconfigFor('http://127.0.0.1:1').exportConfig());
     const o = { ...opts, ...('kubeconfig' in opts ? { kubeconfig: kcFile } : {}) };
-    expect(() => createPodSources(o)).toThrow(re);
+    await expect(createPodSources(o)).rejects.toThrow(re);
   });
 });

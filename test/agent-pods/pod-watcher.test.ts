@@ -3,11 +3,14 @@
  * fieldSelector scoping, events, dropped watches, 410 relists and failing lists, and
  * pod naming for the kubelet source end to end.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeApiServer, kubeconfigFor, loadNriCluster, type KubeObject } from '../fakes/fake-apiserver.js';
 import { startFakeKubelet, type FakeKubelet } from '../fakes/fake-kubelet.js';
 import { PodWatcher, stripContainerIdScheme } from '../../agent/discovery/index.js';
+import { kubeconfigConnection, type KubeConnection } from '../../agent/discovery/kube-connection.js';
 import { KubeletSource } from '../../agent/sources/kubelet/index.js';
 import { fixture } from '../helpers/paths.js';
 import { RecordingContext, RecordingSink } from './helpers.js';
@@ -33,8 +36,20 @@ function pod(name: string, node: string, uid: string, cid = ''): KubeObject {
   };
 }
 
+/** The connection of a kubeconfig written by client-node for `api` (the real file format). */
+async function connectionFor(api: FakeApiServer): Promise<KubeConnection> {
+  const dir = mkdtempSync(join(tmpdir(), 'pod-watcher-'));
+  try {
+    writeFileSync(join(dir, 'kubeconfig'), kubeconfigFor(api).exportConfig());
+    return await kubeconfigConnection(join(dir, 'kubeconfig'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('pod watcher', () => {
   let api: FakeApiServer;
+  let conn: KubeConnection;
   const watchers: PodWatcher[] = [];
   const cluster = loadNriCluster('1.35');
   const onNode = cluster.pods.filter((p) => (p.spec as { nodeName?: string } | undefined)?.nodeName === NODE);
@@ -43,6 +58,7 @@ describe('pod watcher', () => {
     api = await FakeApiServer.start();
     api.addAll(cluster.pods);
     api.add(pod('elsewhere', 'other-node', '11111111-2222-3333-4444-555555555555'));
+    conn = await connectionFor(api);
   });
   afterEach(async () => {
     for (const w of watchers.splice(0)) await w.stop();
@@ -52,7 +68,7 @@ describe('pod watcher', () => {
   });
 
   const make = () => {
-    const w = new PodWatcher({ kubeConfig: kubeconfigFor(api), nodeName: NODE, minBackoffMs: 10, maxBackoffMs: 50, startTimeoutMs: 5000 });
+    const w = new PodWatcher({ connection: conn, nodeName: NODE, minBackoffMs: 10, maxBackoffMs: 50, startTimeoutMs: 5000 });
     watchers.push(w);
     return w;
   };
@@ -122,7 +138,7 @@ describe('pod watcher', () => {
   it('retries a failing first list with backoff until it syncs', async () => {
     api.failNext('/api/v1/pods', 500, { times: 3, watch: false });
     const errors: string[] = [];
-    const w = new PodWatcher({ kubeConfig: kubeconfigFor(api), nodeName: NODE, minBackoffMs: 10, maxBackoffMs: 40, startTimeoutMs: 5000, metrics: { error: (r) => errors.push(r) } });
+    const w = new PodWatcher({ connection: conn, nodeName: NODE, minBackoffMs: 10, maxBackoffMs: 40, startTimeoutMs: 5000, metrics: { error: (r) => errors.push(r) } });
     watchers.push(w);
     await w.start();
     expect(w.synced()).toBe(true);
@@ -131,7 +147,7 @@ describe('pod watcher', () => {
   });
 
   it('refuses to start without a node name', () => {
-    expect(() => new PodWatcher({ kubeConfig: kubeconfigFor(api), nodeName: '' })).toThrow(/NODE_NAME/);
+    expect(() => new PodWatcher({ connection: conn, nodeName: '' })).toThrow(/NODE_NAME/);
   });
 
   describe('naming kubelet summary series', () => {

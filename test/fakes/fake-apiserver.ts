@@ -46,6 +46,7 @@
  * ```
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
@@ -87,6 +88,8 @@ export interface FakeApiServerOptions {
   resources?: readonly ResourceInfo[];
   /** First resourceVersion handed out. Default 1000. */
   initialResourceVersion?: number;
+  /** Serve HTTPS with this key and certificate (PEM) instead of plain HTTP. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 /** Identifies one object for {@link FakeApiServer.remove} and {@link FakeApiServer.get}. */
@@ -191,13 +194,13 @@ export class FakeApiServer {
 
   /** Starts a server on 127.0.0.1 with an OS-chosen port. */
   static async start(opts: FakeApiServerOptions = {}): Promise<FakeApiServer> {
-    const server = createServer();
+    const server: Server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }) : createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
     const { port } = server.address() as AddressInfo;
-    const api = new FakeApiServer(server, `http://127.0.0.1:${port}`, opts);
+    const api = new FakeApiServer(server, `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`, opts);
     server.on('request', (req, res) => api.handle(req, res));
     return api;
   }

@@ -4,13 +4,13 @@
  * bearer token as the kubelet's webhook authn would, and can misbehave on demand
  * (timeout, 401, 403, 500, malformed JSON).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeTestCerts } from './certs.js';
 
 export type FakeKubeletMode = 'ok' | 'timeout' | 'unauthorized' | 'forbidden' | 'malformed' | 'not_a_summary' | 'server_error';
 
@@ -46,20 +46,6 @@ export interface FakeKubelet {
   setMode(mode: FakeKubeletMode): void;
   setSummary(body: string): void;
   close(): Promise<void>;
-}
-
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
-}
-
-/** Makes a CA, a serving cert signed by it, and an unrelated CA, in `dir`. */
-function makeCerts(dir: string, san: string): void {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=fake-cluster-ca'], dir);
-  openssl(['req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.crt', '-days', '1', '-subj', '/CN=unrelated-ca'], dir);
-  openssl(['req', ...ec, '-keyout', 'kubelet.key', '-out', 'kubelet.csr', '-subj', '/CN=fake-node'], dir);
-  writeFileSync(join(dir, 'san.ext'), `subjectAltName=${san}\n`);
-  openssl(['x509', '-req', '-in', 'kubelet.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'kubelet.crt', '-days', '1', '-extfile', 'san.ext'], dir);
 }
 
 export async function startFakeKubelet(opts: FakeKubeletOptions): Promise<FakeKubelet> {
@@ -115,10 +101,10 @@ export async function startFakeKubelet(opts: FakeKubeletOptions): Promise<FakeKu
   let caFile = '';
   let otherCaFile = '';
   if (tls) {
-    makeCerts(dir, opts.san ?? 'IP:127.0.0.1,DNS:localhost');
-    caFile = join(dir, 'ca.crt');
-    otherCaFile = join(dir, 'other.crt');
-    server = createHttpsServer({ key: readFileSync(join(dir, 'kubelet.key')), cert: readFileSync(join(dir, 'kubelet.crt')) }, handler);
+    const certs = makeTestCerts(dir, opts.san ?? 'IP:127.0.0.1,DNS:localhost');
+    caFile = certs.caFile;
+    otherCaFile = certs.otherCaFile;
+    server = createHttpsServer({ key: readFileSync(certs.keyFile), cert: readFileSync(certs.certFile) }, handler);
   } else {
     server = createHttpServer(handler);
   }

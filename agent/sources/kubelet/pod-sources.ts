@@ -8,20 +8,20 @@
  *   `podRef`, cgroup series for pods only (the summary has no container IDs).
  * - `host`: no API and no kubelet URL — every cgroup under the root is a container.
  */
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
 import type { Logger, Service } from '../../../shared/index.js';
 import { KubepulseError, errorMessage, noopLogger } from '../../../shared/index.js';
 import type { Source } from '../source.js';
 import { PodWatcher } from '../../discovery/pod-watcher.js';
+import { inClusterConnection, kubeconfigConnection, SERVICE_ACCOUNT_DIR, type KubeConnection } from '../../discovery/kube-connection.js';
 import { CgroupSource } from '../cgroup/cgroup-source.js';
 import { KubeletSource } from './kubelet-source.js';
 import { registerKubeletMetrics } from './kubelet-metrics.js';
 
 /** The service-account files every pod gets. */
-export const SA_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-export const SA_CA_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
+export const SA_TOKEN_FILE = `${SERVICE_ACCOUNT_DIR}/token`;
+export const SA_CA_FILE = `${SERVICE_ACCOUNT_DIR}/ca.crt`;
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
 export const KUBELET_PORT = 10250;
 
@@ -56,6 +56,8 @@ export interface PodSourcesOptions {
   registry?: Registry;
   /** Environment to read `KUBERNETES_SERVICE_HOST` from. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /** Where the service account's token and CA are mounted (in-cluster). Default {@link SERVICE_ACCOUNT_DIR}. */
+  serviceAccountDir?: string;
 }
 
 export interface PodSources {
@@ -68,22 +70,17 @@ export interface PodSources {
   readonly podWatcher?: PodWatcher;
 }
 
-/** Resolves the mode and builds the parts. Throws {@link KubepulseError} naming the missing setting. */
-export function createPodSources(opts: PodSourcesOptions): PodSources {
+/** Resolves the mode and builds the parts. Rejects with {@link KubepulseError} naming the missing setting. */
+export async function createPodSources(opts: PodSourcesOptions): Promise<PodSources> {
   const env = opts.env ?? process.env;
   const log = (opts.logger ?? noopLogger()).child({ component: 'pod-sources' });
   const cgroupRoot = opts.cgroupRoot || DEFAULT_CGROUP_ROOT;
   const kubeApi = opts.kubeApi ?? 'auto';
   if (kubeApi !== 'auto' && kubeApi !== 'off') throw new KubepulseError('KP_ERR_CONFIG', `--kube-api must be "auto" or "off", got ${JSON.stringify(kubeApi)}`);
-  let kc: KubeConfig | undefined;
+  let conn: KubeConnection | undefined;
   if (kubeApi === 'auto') {
-    if (opts.kubeconfig) {
-      kc = new KubeConfig();
-      kc.loadFromFile(opts.kubeconfig);
-    } else if (env.KUBERNETES_SERVICE_HOST) {
-      kc = new KubeConfig();
-      kc.loadFromCluster();
-    }
+    if (opts.kubeconfig) conn = await kubeconfigConnection(opts.kubeconfig);
+    else if (env.KUBERNETES_SERVICE_HOST) conn = inClusterConnection(env, opts.serviceAccountDir);
   }
   const kubeletOpts = (url: string) => ({
     url,
@@ -94,17 +91,17 @@ export function createPodSources(opts: PodSourcesOptions): PodSources {
   });
   const metrics = opts.registry ? registerKubeletMetrics(opts.registry) : undefined;
 
-  if (kc) {
+  if (conn) {
     if (!opts.nodeName) throw new KubepulseError('KP_ERR_CONFIG', 'NODE_NAME is not set: the agent needs its node name (downward API spec.nodeName) to watch the pods on its node');
     const url = opts.kubeletUrl || (opts.nodeIp ? `https://${hostForUrl(opts.nodeIp)}:${KUBELET_PORT}` : '');
     if (!url) throw new KubepulseError('KP_ERR_CONFIG', 'no kubelet address: set NODE_IP (downward API status.hostIP) or --kubelet-url');
     const watchErrors = opts.registry
       ? new Counter({ name: 'kubepulse_agent_pod_watch_errors_total', help: 'Pod list/watch failures, by reason.', labelNames: ['reason'], registers: [opts.registry] })
       : undefined;
-    const podWatcher = new PodWatcher({ kubeConfig: kc, nodeName: opts.nodeName, logger: opts.logger, metrics: watchErrors && { error: (r) => watchErrors.inc({ reason: r }) } });
+    const podWatcher = new PodWatcher({ connection: conn, nodeName: opts.nodeName, logger: opts.logger, metrics: watchErrors && { error: (r) => watchErrors.inc({ reason: r }) } });
     const kubelet = new KubeletSource({ kubelet: kubeletOpts(url), podIndex: podWatcher, targetLabels: opts.targetLabels, metrics });
     const cgroup = new CgroupSource({ root: cgroupRoot, mode: 'kubernetes', podIndex: podWatcher, targetLabels: opts.targetLabels });
-    log.info({ mode: 'kubernetes', node: opts.nodeName, kubelet: url, cgroupRoot }, 'Pod sources');
+    log.info({ mode: 'kubernetes', node: opts.nodeName, apiServer: conn.server, apiConfig: conn.source, kubelet: url, cgroupRoot }, 'Pod sources');
     return { mode: 'kubernetes', sources: [kubelet, cgroup], services: [podWatcher], kubelet, podWatcher };
   }
   if (opts.kubeletUrl) {
