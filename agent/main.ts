@@ -7,17 +7,17 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import type { Registry } from 'prom-client';
 import type { Logger, Service } from '../shared/index.js';
 import { METRICS_PATH_CADVISOR } from '../shared/index.js';
 import { createPodSources } from './sources/kubelet/index.js';
-import { ConfigError, KubepulseError, createLogger, createSelfRegistry, exitOnSignals, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
+import { ConfigError, KubepulseError, createLogger, exitOnSignals, errorMessage, helpText, isMainModule, parseDuration, VERSION } from '../shared/index.js';
 import { defaultConfig, ENV_PREFIX, FLAGS, loadAgentConfig, type AgentConfig } from './config.js';
 import { Sampler } from './sampler.js';
 import { Shipper } from './shipper/shipper.js';
 import { NodeSource } from './sources/node/index.js';
 import type { Source } from './sources/source.js';
 import { agentMetrics } from './self-metrics.js';
+import { createAgentRegistry, type Registry } from './metrics-registry.js';
 import { createAgentServer } from './http/server.js';
 import { formatBatch } from './text-output.js';
 
@@ -62,7 +62,7 @@ export interface Agent {
 
 /** Starts sampling, pushing and serving; used by `main` and by tests. */
 export async function startAgent(config: AgentConfig, logger: Logger): Promise<Agent> {
-  const registry = createSelfRegistry();
+  const registry = createAgentRegistry();
   const metrics = agentMetrics(registry);
   const intervalMs = parseDuration(config.interval);
   const built = await buildSources(config, logger, registry);

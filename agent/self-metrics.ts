@@ -1,8 +1,8 @@
 /**
  * The agent's own metrics (`kubepulse_agent_*`), bound to the sampler's and shipper's
- * metric interfaces so neither knows prom-client.
+ * metric interfaces so neither knows the registry.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from './metrics-registry.js';
 import type { SamplerMetrics } from './sampler.js';
 import type { ShipperMetrics } from './shipper/shipper.js';
 

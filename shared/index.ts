@@ -10,4 +10,3 @@ export * from './lifecycle.js';
 export * from './metric-names.js';
 export { VERSION } from './version.js';
 export { isMainModule } from './entry.js';
-export { createSelfRegistry } from './self-registry.js';

@@ -3,7 +3,7 @@
  * runs), `/readyz` (a first tick has completed). Plain node:http keeps the agent small.
  */
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
+import type { Registry } from '../metrics-registry.js';
 
 export interface AgentHttpOptions {
   registry: Registry;

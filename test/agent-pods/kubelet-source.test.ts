@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Registry } from 'prom-client';
+import { Registry } from '../../agent/metrics-registry.js';
 import { getLabel, isStaleNaN } from '../../shared/index.js';
 import { Sampler } from '../../agent/sampler.js';
 import type { Source } from '../../agent/sources/source.js';

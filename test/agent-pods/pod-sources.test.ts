@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Registry } from 'prom-client';
+import { Registry } from '../../agent/metrics-registry.js';
 import { getLabel } from '../../shared/index.js';
 import { Sampler } from '../../agent/sampler.js';
 import { createPodSources } from '../../agent/sources/kubelet/index.js';

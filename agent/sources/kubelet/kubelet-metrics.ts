@@ -1,8 +1,8 @@
 /**
  * The kubelet source's self-metrics, behind a small interface so the source does not
- * depend on prom-client; {@link registerKubeletMetrics} binds it to a prom-client registry.
+ * depend on a registry; {@link registerKubeletMetrics} binds it to the agent's.
  */
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from '../../metrics-registry.js';
 
 export interface KubeletSourceMetrics {
   /**

@@ -8,8 +8,7 @@
  *   `podRef`, cgroup series for pods only (the summary has no container IDs).
  * - `host`: no API and no kubelet URL — every cgroup under the root is a container.
  */
-import type { Registry } from 'prom-client';
-import { Counter } from 'prom-client';
+import { Counter, type Registry } from '../../metrics-registry.js';
 import type { Logger, Service } from '../../../shared/index.js';
 import { KubepulseError, errorMessage, noopLogger } from '../../../shared/index.js';
 import type { Source } from '../source.js';
