@@ -6,8 +6,10 @@
  * at once with the key, the value and what was expected.
  */
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
+import type * as AjvModule from 'ajv';
+import type { Ajv, ErrorObject } from 'ajv';
+import { parseYaml } from './yaml-lazy.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { parseDuration } from './duration.js';
 
@@ -49,20 +51,39 @@ export function envName(f: FlagSpec, prefix: string): string {
   return f.env ?? prefix + f.flag.toUpperCase().replace(/-/g, '_');
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false });
-ajv.addFormat('duration', {
-  type: 'string',
-  validate: (s: string) => {
-    try {
-      parseDuration(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-});
-ajv.addFormat('url', { type: 'string', validate: (s: string) => URL.canParse(s) });
-ajv.addFormat('listen-address', { type: 'string', validate: (s: string) => /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/.test(s) });
+/**
+ * Runs `fn` with an Ajv instance that has the config formats, then releases the modules
+ * loaded for it. A program validates its configuration once at start (and at a reload):
+ * keeping the validator resident would cost every agent ~2 MB for nothing, so Ajv is
+ * loaded through `require` and its cache entries are dropped after use.
+ */
+function withAjv<T>(fn: (ajv: Ajv) => T): T {
+  const req = createRequire(import.meta.url);
+  const loadedBefore = new Set(Object.keys(req.cache));
+  try {
+    const { Ajv: AjvClass } = req('ajv') as typeof AjvModule;
+    return fn(withFormats(new AjvClass({ allErrors: true, strict: true, useDefaults: false })));
+  } finally {
+    for (const k of Object.keys(req.cache)) if (!loadedBefore.has(k)) delete req.cache[k];
+  }
+}
+
+function withFormats(ajv: Ajv): Ajv {
+  ajv.addFormat('duration', {
+    type: 'string',
+    validate: (s: string) => {
+      try {
+        parseDuration(s);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  });
+  ajv.addFormat('url', { type: 'string', validate: (s: string) => URL.canParse(s) });
+  ajv.addFormat('listen-address', { type: 'string', validate: (s: string) => /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/.test(s) });
+  return ajv;
+}
 
 /** Loads, merges and validates a program's configuration; throws ConfigError. */
 export function loadConfig<T>(opts: LoadOptions): Loaded<T> {
@@ -111,7 +132,7 @@ export function loadConfig<T>(opts: LoadOptions): Loaded<T> {
   if (configFile) {
     try {
       const text = readFileSync(configFile, 'utf8');
-      const doc = YAML.parse(text) as unknown;
+      const doc = parseYaml(text);
       if (doc !== null && doc !== undefined) {
         if (typeof doc !== 'object' || Array.isArray(doc)) {
           problems.push(`${configFile}: the top level must be a mapping of keys`);
@@ -135,10 +156,11 @@ export function loadConfig<T>(opts: LoadOptions): Loaded<T> {
     applyValue(merged, f, v, `flag --${f.flag}`, problems);
   }
 
-  const validate = ajv.compile(opts.schema);
-  if (!validate(merged)) {
-    for (const e of validate.errors ?? []) problems.push(describeSchemaError(e, merged, configFile));
-  }
+  const schemaErrors = withAjv((ajv) => {
+    const validate = ajv.compile(opts.schema);
+    return validate(merged) ? [] : (validate.errors ?? []);
+  });
+  for (const e of schemaErrors) problems.push(describeSchemaError(e, merged, configFile));
   if (problems.length) throw new ConfigError(problems);
   return { config: deepFreeze(merged) as T, actions, configFile };
 }

@@ -4,6 +4,7 @@ export * from './wire.js';
 export * from './errors.js';
 export * from './duration.js';
 export * from './config.js';
+export { parseYaml } from './yaml-lazy.js';
 export * from './log.js';
 export * from './exposition.js';
 export * from './lifecycle.js';

@@ -10,8 +10,7 @@
 import { readFileSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import YAML from 'yaml';
-import { KubepulseError, errorMessage } from '../../shared/index.js';
+import { KubepulseError, errorMessage, parseYaml } from '../../shared/index.js';
 
 /** The files every pod's service account mounts. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -93,7 +92,7 @@ interface KubeconfigUser {
 export async function kubeconfigConnection(file: string): Promise<KubeConnection> {
   let doc: KubeconfigFile;
   try {
-    doc = (YAML.parse(readFileSync(file, 'utf8')) ?? {}) as KubeconfigFile;
+    doc = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as KubeconfigFile;
   } catch (err) {
     throw new KubepulseError('KP_ERR_CONFIG', `--kubeconfig ${file}: cannot read it: ${errorMessage(err)}`);
   }
