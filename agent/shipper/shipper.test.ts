@@ -4,8 +4,8 @@ import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeWriteRequestBody, labelsFromObject } from '../../shared/index.js';
-import type { Batch } from '../sampler.js';
+import { decodeWriteRequestBody, float64Bits, labelsFromObject, type WriteRequest } from '../../shared/index.js';
+import { Sampler, type Batch } from '../sampler.js';
 import { parseRetryAfter, Shipper, type ShipperOptions } from './shipper.js';
 
 function batch(t: number, n = 3): Batch {
@@ -24,12 +24,14 @@ describe('Shipper', () => {
   /** What the fake receiver answers next; 204 when empty. */
   let answers: Array<{ status: number; headers?: Record<string, string> }>;
   let received: Array<{ ts: number[]; auth?: string }>;
+  let bodies: WriteRequest[];
   let shipper: Shipper | undefined;
   const events: string[] = [];
 
   beforeEach(async () => {
     answers = [];
     received = [];
+    bodies = [];
     events.length = 0;
     dir = mkdtempSync(join(tmpdir(), 'kp-shipper-'));
     server = createServer((req, res) => {
@@ -39,6 +41,7 @@ describe('Shipper', () => {
         const a = answers.shift() ?? { status: 204 };
         if (a.status < 300) {
           const wr = decodeWriteRequestBody(Buffer.concat(chunks));
+          bodies.push(wr);
           received.push({ ts: [...new Set(wr.timeseries.flatMap((s) => s.samples.map((x) => x.t)))], auth: req.headers.authorization });
         }
         res.writeHead(a.status, a.headers).end(a.status < 300 ? '' : `status ${a.status}`);
@@ -81,6 +84,33 @@ describe('Shipper', () => {
     const signal = (s as unknown as { abort: AbortController }).abort.signal;
     expect(getEventListeners(signal, 'abort').length).toBeLessThanOrEqual(1);
     expect(received).toHaveLength(30);
+  });
+
+  it.each([{ spool: 'disk' }, { spool: 'memory' }])('ships a sampler batch from its packed form: the same series, split by maxSeriesPerRequest ($spool spool)', async ({ spool }) => {
+    let pods = Array.from({ length: 250 }, (_, i) => `p${i}`);
+    let now = 1_700_000_000_000;
+    const sampler = new Sampler({
+      sources: [{ name: 'src', targetLabels: { job: 'j' }, collect: (sink) => pods.forEach((p, i) => sink.add('up', { pod: p }, i)) }],
+      baseLabels: { node: 'n' },
+      intervalMs: 1000,
+      now: () => now,
+    });
+    const s = make(spool === 'memory' ? { spoolDir: '' } : {});
+    await sampler.tick();
+    pods = pods.slice(10);
+    now += 1000;
+    const b = await sampler.tick();
+    // Spooled before the first send: each request must survive the encoding of the next.
+    s.enqueue(b);
+    s.start();
+    await drained();
+    // 240 live + 10 stale markers in requests of at most 100 series.
+    expect(bodies.map((w) => w.timeseries.length)).toEqual([100, 100, 50]);
+    const sent = bodies.flatMap((w) => w.timeseries);
+    const want = b.series;
+    expect(sent.map((x) => x.labels)).toEqual(want.map((x) => x.labels));
+    expect(sent.map((x) => x.samples.map((y) => [y.t, float64Bits(y.v)]))).toEqual(want.map((x) => x.samples.map((y) => [y.t, float64Bits(y.v)])));
+    expect(bodies[0].metadata).toBeUndefined();
   });
 
   it('retries 5xx, 429, 401 and 403 and drops other 4xx, counting each', async () => {

@@ -21,9 +21,10 @@
 import { readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { Logger, MetricMetadata, TimeSeries } from '../../shared/index.js';
+import type { Logger, MetricMetadata, PackedSeries, TimeSeries } from '../../shared/index.js';
 import {
   backoffDelay,
+  encodePackedWriteRequestBody,
   encodeWriteRequestBody,
   errorMessage,
   MetricType,
@@ -187,10 +188,15 @@ export class Shipper {
       this.lastMetadataAt = now;
     }
     const max = this.opts.maxSeriesPerRequest;
-    for (let i = 0; i < batch.series.length || (i === 0 && metadata.length); i += max) {
-      const series = batch.series.slice(i, i + max);
-      this.append(series, i === 0 ? metadata : []);
-      if (series.length === 0) break;
+    const packed = batch.packed;
+    // A sampler's batch is encoded from its packed form: no series objects are built.
+    const count = packed ? packed.count : batch.series.length;
+    for (let i = 0; i < count || (i === 0 && metadata.length); i += max) {
+      const to = Math.min(count, i + max);
+      const meta = i === 0 ? metadata : [];
+      if (packed) this.appendPacked(packed, i, to, meta);
+      else this.append(batch.series.slice(i, to), meta);
+      if (to === i) break;
     }
     this.report();
     this.wake?.();
@@ -208,6 +214,28 @@ export class Shipper {
       }
     }
     this.spool.append(encodeWriteRequestBody({ timeseries: series, metadata }), samples, minT, maxT);
+  }
+
+  private appendPacked(p: PackedSeries, from: number, to: number, metadata: MetricMetadata[]): void {
+    let samples = 0;
+    let minT = Infinity;
+    let maxT = -Infinity;
+    for (let i = from; i < to; i++) {
+      const ms = p.more?.get(i);
+      if (ms) {
+        samples += ms.length;
+        for (const x of ms) {
+          if (x.t < minT) minT = x.t;
+          if (x.t > maxT) maxT = x.t;
+        }
+      } else {
+        samples++;
+        if (p.t[i] < minT) minT = p.t[i];
+        if (p.t[i] > maxT) maxT = p.t[i];
+      }
+    }
+    // The body is written out (or copied) by the spool at once: no copy of every push.
+    this.spool.append(encodePackedWriteRequestBody(p, from, to, metadata, { transient: true }), samples, minT, maxT, true);
   }
 
   /** Number of requests waiting to be sent. */

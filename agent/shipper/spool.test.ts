@@ -128,4 +128,18 @@ describe('Spool', () => {
     for (const r of [...s.pending()]) s.ack(r);
     expect(s.pendingRecords).toBe(0);
   });
+
+  it('lets go of a delivered body at once in memory, not when its whole segment is delivered', () => {
+    const s = new Spool({ maxBytes: 1 << 20, segmentBytes: 512 * 1024, compact: false });
+    const recs = Array.from({ length: 4 }, (_, i) => s.append(tick(i).body, 50, i, i));
+    s.ack(recs[0]);
+    s.ack(recs[1]);
+    // The segment is still open (records 2 and 3 wait); only theirs are kept.
+    expect(recs.map((r) => (r as unknown as { body?: Buffer }).body !== undefined)).toEqual([false, false, true, true]);
+    expect(contents(s)).toEqual([...contentsOf(2), ...contentsOf(3)].sort());
+  });
 });
+
+function contentsOf(t: number): string[] {
+  return decodeWriteRequestBody(tick(t).body).timeseries.map((ts) => `${labelsKey(ts.labels)} ${t} ${ts.samples[0].v}`);
+}

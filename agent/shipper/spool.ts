@@ -148,9 +148,10 @@ export class Spool {
   /**
    * Stores one request body; returns its record. When the cap is reached the oldest
    * segments are dropped first (reported through `onDrop`). Never throws for I/O: a
-   * record the disk refuses is kept in memory and the failure logged.
+   * record the disk refuses is kept in memory and the failure logged. A `transient` body
+   * (a buffer the caller reuses) is copied if it has to be kept in memory.
    */
-  append(body: Buffer, samples: number, minT: number, maxT: number): SpoolRecord {
+  append(body: Buffer, samples: number, minT: number, maxT: number, transient = false): SpoolRecord {
     const need = body.length + HEADER;
     let head = this.segments.at(-1);
     if (!head || head.sealed || (head.bytes > MAGIC.length && head.bytes + need > this.segmentBytes)) {
@@ -166,14 +167,17 @@ export class Spool {
         hdr.writeUInt32LE(samples, 8);
         hdr.writeDoubleLE(minT, 16);
         hdr.writeDoubleLE(maxT, 24);
-        writeAll(head.fd, Buffer.concat([hdr, body]));
+        // Two writes, not a concatenated copy of every body: a crash between them leaves
+        // a torn record, which its CRC rejects as it does any torn write.
+        writeAll(head.fd, hdr);
+        writeAll(head.fd, body);
         if (this.opts.fsync) fsyncSync(head.fd);
       } catch (err) {
         this.diskError('writing a spool record', err);
-        rec.body = body;
+        rec.body = transient ? Buffer.from(body) : body;
       }
     } else {
-      rec.body = body;
+      rec.body = transient ? Buffer.from(body) : body;
     }
     head.records.push(rec);
     head.bytes += need;
@@ -211,6 +215,9 @@ export class Spool {
     const r = rec as Rec;
     if (r.acked || r.dead) return;
     r.acked = true;
+    // Never read again: an in-memory spool would otherwise hold every delivered body
+    // until its whole segment (up to 4 MiB) is delivered.
+    r.body = undefined;
     this.pendingCount--;
     this.pendingSamplesCount -= r.samples;
     const seg = r.seg;

@@ -53,4 +53,25 @@ describe('KubeletClient connection reuse', () => {
     expect(k.requests()).toBe(3);
     expect(k.connections()).toBe(2);
   });
+
+  it('reads bodies of any size into its one reused buffer, each whole and unmixed', async () => {
+    const sizes = [300_000, 10, 200_000, 1_000_000, 5];
+    let i = 0;
+    server = createServer((_req, res) => {
+      const n = sizes[i++ % sizes.length];
+      res.setHeader('content-type', 'application/json');
+      // Written in pieces, as a kubelet's TLS records arrive.
+      const body = JSON.stringify({ node: { nodeName: `n${n}` }, pods: [], pad: 'y'.repeat(n) });
+      for (let p = 0; p < body.length; p += 65_536) res.write(body.slice(p, p + 65_536));
+      res.end();
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const c = new KubeletClient({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
+    for (const n of [...sizes, ...sizes]) {
+      const s = (await c.summary()) as { node?: { nodeName?: string }; pad?: string };
+      expect(s.node?.nodeName).toBe(`n${n}`);
+      expect(s.pad).toBe('y'.repeat(n));
+    }
+    await expect(new KubeletClient({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, maxBodyBytes: 100_000 }).summary()).rejects.toThrow(/more than 100000 bytes/);
+  });
 });

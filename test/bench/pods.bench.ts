@@ -41,10 +41,13 @@ const AGENT = `
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { Sampler } from './agent/sampler.js';
-import { KubeletSource } from './agent/sources/kubelet/index.js';
+import { KubeletSource } from './agent/sources/kubelet/kubelet-source.js';
 import { CgroupSource, keepOpenReader } from './agent/sources/cgroup/index.js';
 import { PodStore } from './agent/discovery/pod-index.js';
-import { encodeWriteRequestBody } from './shared/wire.js';
+import { encodeWriteRequestBody, encodePackedWriteRequestBody } from './shared/wire.js';
+// What the shipper does with a sampler batch: encode it from its packed form (one request here).
+const encodeBatch = (b) => encodePackedWriteRequestBody(b.packed, 0, b.packed.count);
+const anonBytes = () => Number(/RssAnon:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
 const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const n = cfg.n;
 const baseRss = process.memoryUsage().rss;
@@ -67,13 +70,17 @@ if (cfg.paced !== undefined) {
   for (let i = 0; i < cfg.paced; i++) {
     if (i > 0) await new Promise((r) => setTimeout(r, 10_000));
     perFile = new Map();
-    encodeWriteRequestBody({ timeseries: (await s.tick()).series });
+    encodeBatch(await s.tick());
     rss = process.memoryUsage().rss;
     // From the end of the first tick: whole-process CPU (GC while idle included) per interval.
     if (i === 0) c0 = process.cpuUsage();
   }
   const c = process.cpuUsage(c0);
-  console.log(JSON.stringify({ pacedRss: rss, pacedHeap: process.memoryUsage().heapUsed, pacedCpu: (c.user + c.system) / 1e6 / Math.max(1, cfg.paced - 1) }));
+  const heap = process.memoryUsage().heapUsed;
+  const anon = anonBytes();
+  const external = process.memoryUsage().external;
+  globalThis.gc();
+  console.log(JSON.stringify({ pacedRss: rss, pacedHeap: heap, pacedAnon: anon, pacedExternal: external, pacedLiveHeap: process.memoryUsage().heapUsed, pacedCpu: (c.user + c.system) / 1e6 / Math.max(1, cfg.paced - 1) }));
   process.exit(0);
 }
 async function phase(sources) {
@@ -89,9 +96,9 @@ async function phase(sources) {
     const b = await s.tick();
     walls.push(performance.now() - w0);
     const e0 = process.cpuUsage();
-    bytes += encodeWriteRequestBody({ timeseries: b.series }).length;
+    bytes += encodeBatch(b).length;
     const e = process.cpuUsage(e0); encodeCpu += (e.user + e.system) / 1e6;
-    samples += b.samples; series = b.series.length;
+    samples += b.samples; series = b.packed.count;
   }
   const cpu = process.cpuUsage(cpu0);
   return { cpuPerTick: ((cpu.user + cpu.system) / 1e6 - encodeCpu) / n, encodeCpuPerTick: encodeCpu / n, bytesPerTick: bytes / n, samplesPerTick: samples / n, series, walls, readsPerTick: reads };
@@ -249,7 +256,7 @@ it('pods on a 110-pod / 250-container node: agent vs /metrics/cadvisor text', as
     execFileSync(
       join(REPO_ROOT, 'node_modules/.bin/tsc'),
       ['--outDir', out, '--rootDir', REPO_ROOT, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--strict',
-        ...['agent/sampler.ts', 'agent/sources/kubelet/index.ts', 'agent/sources/cgroup/index.ts', 'agent/discovery/pod-index.ts', 'shared/wire.ts', 'test/fakes/fake-kubelet.ts'].map((f) => join(REPO_ROOT, f))],
+        ...['agent/sampler.ts', 'agent/sources/kubelet/kubelet-source.ts', 'agent/sources/cgroup/index.ts', 'agent/discovery/pod-index.ts', 'shared/wire.ts', 'test/fakes/fake-kubelet.ts'].map((f) => join(REPO_ROOT, f))],
       { cwd: REPO_ROOT, stdio: 'pipe' },
     );
     writeFileSync(join(out, 'package.json'), '{"type":"module"}');
@@ -270,7 +277,7 @@ it('pods on a 110-pod / 250-container node: agent vs /metrics/cadvisor text', as
     writeFileSync(cfgFile, JSON.stringify({ ...info, n: N, cgroupRoot, podsFile: join(work, 'pods.json') }));
     const pacedCfg = join(work, 'agent-paced.json');
     writeFileSync(pacedCfg, JSON.stringify({ ...info, n: N, paced: PACED, cgroupRoot, podsFile: join(work, 'pods.json') }));
-    const paced = PACED > 0 ? (JSON.parse(await runNode('agent.mjs', [pacedCfg], out, AGENT_NODE_FLAGS)) as { pacedRss: number; pacedHeap: number; pacedCpu: number }) : undefined;
+    const paced = PACED > 0 ? (JSON.parse(await runNode('agent.mjs', [pacedCfg], out, AGENT_NODE_FLAGS)) as { pacedRss: number; pacedHeap: number; pacedAnon: number; pacedExternal: number; pacedLiveHeap: number; pacedCpu: number }) : undefined;
     type Phase = { cpuPerTick: number; encodeCpuPerTick: number; bytesPerTick: number; samplesPerTick: number; series: number; walls: number[]; readsPerTick: number };
     const r = JSON.parse(await runNode('agent.mjs', [cfgFile], out, AGENT_NODE_FLAGS)) as {
       raw: { kubelet: number; cgroup: number };
@@ -307,8 +314,10 @@ it('pods on a 110-pod / 250-container node: agent vs /metrics/cadvisor text', as
       ['bytes pushed per tick (snappy protobuf) (KiB)', kb(r.both.bytesPerTick)],
       ['cgroup file reads per tick (max reads of one file)', `${r.cgroupOnly.readsPerTick} (${r.maxPerFile})`],
       ['agent child RSS after the Sampler phase (MB; V8 heap in use)', `${mb(r.rssBoth)} (${mb(r.heapBoth)})`],
-      ['… V8 heap live after a full GC (MB; @kubernetes/client-node alone is ~26 of it)', mb(r.liveHeap)],
+      ['… V8 heap live after a full GC (MB)', mb(r.liveHeap)],
       [`agent RSS at the DaemonSet's pace: a fresh child, ${PACED} ticks 10 s apart (MB; V8 heap in use)`, paced ? `${mb(paced.pacedRss)} (${mb(paced.pacedHeap)})` : 'n/a'],
+      ['… of it anonymous memory (RssAnon) / off-heap buffers (external) (MB)', paced ? `${mb(paced.pacedAnon)} / ${mb(paced.pacedExternal)}` : 'n/a'],
+      ['… V8 heap live after a full GC at the end (MB)', paced ? mb(paced.pacedLiveHeap) : 'n/a'],
       ['… its process CPU per 10 s interval: tick, encode, GC while idle (ms; see the note below)', paced && PACED > 1 ? ms(paced.pacedCpu) : 'n/a'],
       ['agent child RSS after all phases (MB)', mb(r.rss)],
     ];
@@ -332,8 +341,10 @@ The node: 110 pods, 250 containers, generated from the real Kubernetes 1.35 capt
 cgroup v2, systemd driver, containerd, a pause sandbox per pod). The summary
 (${kb(node.summary.length)} KiB) is served by the fake kubelet over HTTPS with a bearer token,
 in its own process; the agent side runs in another Node process (compiled with tsc, started
-with the DaemonSet's \`node --max-semi-space-size=1\`, importing what the agent imports,
-@kubernetes/client-node included), so its CPU and RSS are the agent's alone. The cgroup
+with the DaemonSet's \`node --max-semi-space-size=1\`, importing the sampler, the two
+sources, the pod index and the encoder — not the pod watch, @kubernetes/client-node or the
+shipper), so its CPU and RSS are those parts' alone. Batches are encoded as the shipper
+encodes them, from their packed form. The cgroup
 source reads through the agent's keep-open reader (files opened once, re-read at offset 0
 every tick, as it does on cgroupfs; the generated tree is on an ordinary filesystem, where
 the agent itself would open and close each file). CPU is \`process.cpuUsage()\` around ${N} sampler

@@ -78,6 +78,14 @@ export class KubeletClient {
    * context holding the CA) per tick cost more CPU than parsing the summary.
    */
   private agent: HttpAgent | undefined;
+  /**
+   * The body buffer, reused by every request: a fresh half-megabyte buffer per tick
+   * (and the chunk list concatenated into it) is off-heap garbage that the allocator
+   * keeps as fragmentation.
+   */
+  private body = Buffer.allocUnsafe(64 * 1024);
+  /** Size of the last body read, to let the buffer go after one far larger answer. */
+  private lastBodySize = 0;
 
   constructor(opts: KubeletClientOptions) {
     let base: URL;
@@ -113,7 +121,10 @@ export class KubeletClient {
     }
   }
 
-  /** GET `path` relative to the base URL; the raw body of a 2xx answer. */
+  /**
+   * GET `path` relative to the base URL; the raw body of a 2xx answer. The buffer is the
+   * client's own and valid until its next request: copy it to keep it.
+   */
   async get(path: string, signal?: AbortSignal): Promise<Buffer> {
     const url = this.endpoint(path);
     const headers: Record<string, string> = { Accept: 'application/json' };
@@ -160,18 +171,28 @@ export class KubeletClient {
         reject(err);
       };
       const onResponse = (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
         let size = 0;
+        if (this.body.length > 4 * Math.max(this.lastBodySize, 256 * 1024)) this.body = Buffer.allocUnsafe(Math.max(64 * 1024, Math.ceil(this.lastBodySize * 1.25)));
         res.on('data', (c: Buffer) => {
+          if (settled) return;
+          if (size + c.length > maxBody) {
+            fail(new KubeletError(KubeletFailure.TOO_LARGE, `kubelet ${url} answered more than ${maxBody} bytes`));
+            return;
+          }
+          if (size + c.length > this.body.length) {
+            const bigger = Buffer.allocUnsafe(Math.ceil((size + c.length) * 1.25));
+            bigger.set(this.body.subarray(0, size));
+            this.body = bigger;
+          }
+          this.body.set(c, size);
           size += c.length;
-          if (size > maxBody) fail(new KubeletError(KubeletFailure.TOO_LARGE, `kubelet ${url} answered more than ${maxBody} bytes`));
-          else chunks.push(c);
         });
         res.on('error', (err) => fail(this.classify(err, url)));
         res.on('end', () => {
           if (settled) return;
           const status = res.statusCode ?? 0;
-          const body = Buffer.concat(chunks);
+          const body = this.body.subarray(0, size);
+          this.lastBodySize = size;
           if (status >= 200 && status < 300) {
             settled = true;
             clearTimeout(timer);
