@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import type { FlagSpec, Loaded } from '../shared/index.js';
 import { SA_CA_FILE, SA_TOKEN_FILE } from './sources/kubelet/index.js';
-import { ConfigError, DEFAULT_CLUSTER, JOB_KUBELET, JOB_NODE, LOG_LEVELS, loadConfig, parseDuration } from '../shared/index.js';
+import { CONFIG_FLAG, INFO_FLAGS, LOG_LEVEL_FLAG, ConfigError, DEFAULT_CLUSTER, JOB_KUBELET, JOB_NODE, LOG_LEVELS, loadConfig, parseDuration } from '../shared/index.js';
 
 export interface AgentConfig {
   collector_url: string;
@@ -146,7 +146,7 @@ export const CONFIG_SCHEMA = {
 export const ENV_PREFIX = 'KUBEPULSE_AGENT_';
 
 export const FLAGS: readonly FlagSpec[] = [
-  { flag: 'config', key: 'config', type: 'string', help: 'YAML configuration file' },
+  CONFIG_FLAG,
   { flag: 'collector-url', key: 'collector_url', type: 'string', help: 'collector (or any remote_write receiver) to push to' },
   { flag: 'host-root', key: 'host_root', type: 'string', help: 'where the host filesystem is mounted (/host in the DaemonSet)' },
   { flag: 'interval', key: 'interval', type: 'duration', help: 'sampling interval' },
@@ -154,7 +154,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'node-name', key: 'node_name', type: 'string', help: 'node label of every series (the DaemonSet passes NODE_NAME; default the hostname)', env: 'NODE_NAME' },
   { flag: 'cluster', key: 'cluster', type: 'string', help: 'cluster label of every series' },
   { flag: 'listen', key: 'listen', type: 'string', help: 'address of /metrics, /healthz and /readyz' },
-  { flag: 'log-level', key: 'log_level', type: 'string', help: `log level (${LOG_LEVELS.join(', ')})` },
+  LOG_LEVEL_FLAG,
   { flag: 'bearer-token-file', key: 'shipper.bearer_token_file', type: 'string', help: 'file with a bearer token for pushes (the ServiceAccount token in a cluster)' },
   { flag: 'spool-dir', key: 'shipper.spool_dir', type: 'string', help: 'directory of the on-disk spool of unsent samples (empty: memory only)' },
   { flag: 'spool-max-bytes', key: 'shipper.spool_max_bytes', type: 'number', help: 'size cap of the spool; the oldest batches are dropped (and counted) beyond it' },
@@ -169,8 +169,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'kubelet-timeout', key: 'kubelet.timeout', type: 'duration', help: 'timeout of one kubelet request' },
   { flag: 'cgroup-root', key: 'cgroup_root', type: 'string', help: 'cgroup filesystem root (default <host-root>/sys/fs/cgroup)' },
   { flag: 'once', key: '', type: 'boolean', help: 'sample once, print the series in the Prometheus text format and exit (no push)' },
-  { flag: 'help', key: '', type: 'boolean', help: 'print this help and exit' },
-  { flag: 'version', key: '', type: 'boolean', help: 'print the version and exit' },
+  ...INFO_FLAGS,
 ];
 
 export function loadAgentConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Loaded<AgentConfig> {

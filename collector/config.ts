@@ -6,7 +6,7 @@ import type { FlagSpec, Loaded } from '../shared/index.js';
 import { ALERTING_CONFIG_DEFAULTS, ALERTING_CONFIG_PROPERTIES, type AlertingSectionConfig } from './alerting/index.js';
 import { DEFAULT_INGEST_LIMITS_CONFIG, INGEST_LIMITS_SCHEMA_PROPERTIES, type IngestLimitsConfig } from './ingest/config.js';
 import { AUTH_CONFIG_SCHEMA, checkAuthConfig, DEFAULT_AUTH_CONFIG, DEFAULT_TLS_CONFIG, TLS_CONFIG_SCHEMA, type AuthConfig, type TlsConfig } from './auth/index.js';
-import { ConfigError, LOG_LEVELS, loadConfig, parseDuration, DEFAULT_CLUSTER, JOB_KUBE_STATE } from '../shared/index.js';
+import { CONFIG_FLAG, INFO_FLAGS, LOG_LEVEL_FLAG, ConfigError, LOG_LEVELS, loadConfig, parseDuration, DEFAULT_CLUSTER, JOB_KUBE_STATE } from '../shared/index.js';
 
 export interface CollectorConfig extends AlertingSectionConfig {
   listen: string;
@@ -148,10 +148,10 @@ export const CONFIG_SCHEMA = {
 export const ENV_PREFIX = 'KUBEPULSE_COLLECTOR_';
 
 export const FLAGS: readonly FlagSpec[] = [
-  { flag: 'config', key: 'config', type: 'string', help: 'YAML configuration file' },
+  CONFIG_FLAG,
   { flag: 'listen', key: 'listen', type: 'string', help: 'address to serve the API, /metrics and /api/v1/write on' },
   { flag: 'data-dir', key: 'data_dir', type: 'string', help: 'directory of the SQLite store' },
-  { flag: 'log-level', key: 'log_level', type: 'string', help: `log level (${LOG_LEVELS.join(', ')})` },
+  LOG_LEVEL_FLAG,
   { flag: 'cluster', key: 'cluster', type: 'string', help: 'cluster label of the collector\'s own series' },
   { flag: 'max-body-bytes', key: 'ingest.max_body_bytes', type: 'number', help: 'largest remote-write body accepted, bytes (413 above)' },
   { flag: 'retention', key: 'storage.retention', type: 'duration', help: 'how long raw samples are kept' },
@@ -165,8 +165,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'tls-key-file', key: 'tls.key_file', type: 'string', help: 'private key of --tls-cert-file' },
   { flag: 'kubeconfig', key: 'kube.kubeconfig', type: 'string', help: 'kubeconfig of the cluster to watch (in a pod: the in-cluster service account; neither: no cluster state)' },
   { flag: 'kube-context', key: 'kube.context', type: 'string', help: 'context of --kubeconfig to use (default its current context)' },
-  { flag: 'help', key: '', type: 'boolean', help: 'print this help and exit' },
-  { flag: 'version', key: '', type: 'boolean', help: 'print the version and exit' },
+  ...INFO_FLAGS,
 ];
 
 /** Loads and checks the configuration; throws ConfigError listing every problem. */

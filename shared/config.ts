@@ -12,6 +12,7 @@ import type { Ajv, ErrorObject } from 'ajv';
 import { parseYaml } from './yaml-lazy.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { parseDuration } from './duration.js';
+import { LOG_LEVELS } from './log.js';
 
 export type FlagType = 'string' | 'duration' | 'number' | 'boolean' | 'list';
 
@@ -26,6 +27,16 @@ export interface FlagSpec {
   /** Environment variable; defaults to the program's prefix + the flag upper-cased with `_`. */
   readonly env?: string;
 }
+
+/** `--config`: every program reads a YAML file first (flags and environment override it). */
+export const CONFIG_FLAG: FlagSpec = { flag: 'config', key: 'config', type: 'string', help: 'YAML configuration file' };
+/** `--log-level`, the same levels in both programs. */
+export const LOG_LEVEL_FLAG: FlagSpec = { flag: 'log-level', key: 'log_level', type: 'string', help: `log level (${LOG_LEVELS.join(', ')})` };
+/** `--help` and `--version`, last in every program's list. */
+export const INFO_FLAGS: readonly FlagSpec[] = [
+  { flag: 'help', key: '', type: 'boolean', help: 'print this help and exit' },
+  { flag: 'version', key: '', type: 'boolean', help: 'print the version and exit' },
+];
 
 export interface LoadOptions {
   readonly program: string;
