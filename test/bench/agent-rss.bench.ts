@@ -51,8 +51,9 @@ const EXTRA_ENV = Object.fromEntries(
 const VARIANT = EXTRA_FLAGS.length > 0 || Object.keys(EXTRA_ENV).length > 0;
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
 const GOAL_BYTES = 60 * 1024 * 1024;
-/** The DaemonSet's V8 flag (helm/kubepulse/templates/agent/daemonset.yaml). */
+/** The DaemonSet's V8 flag and glibc settings (helm/kubepulse/templates/agent/daemonset.yaml). */
 const NODE_FLAGS = ['--max-semi-space-size=1'];
+const DAEMONSET_ENV: Record<string, string> = { MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '131072' };
 /**
  * Pod and container series of the generated node (13,044 through the sampler in
  * test/bench/results/pods.md); a run outside this range did not sample the node fully.
@@ -346,7 +347,7 @@ current-context: bench
     const agentCommand = ['node', ...nodeFlags, 'dist/agent/main.js', ...args.map(shown)];
     agent = spawn(process.execPath, [...nodeFlags, join(out, 'agent/main.js'), ...args], {
       cwd: agentCwd,
-      env: cleanEnv({ ...EXTRA_ENV, NODE_NAME: nodeName }),
+      env: cleanEnv({ ...DAEMONSET_ENV, ...EXTRA_ENV, NODE_NAME: nodeName }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const agentLog = tail(agent, 20_000);
@@ -519,7 +520,7 @@ ${typeProblems ? `\nNote: tsc reported type errors in files being edited when th
 The real program as the DaemonSet runs it: agent/, shared/ built with tsconfig.build.json
 (into a temp dir, as \`npm run build\` would into dist/), started as
 
-    ${Object.entries(EXTRA_ENV).map(([k, v]) => `${k}=${v} `).join('')}NODE_NAME=${nodeName} ${agentCommand.join(' ')}
+    ${Object.entries({ ...DAEMONSET_ENV, ...EXTRA_ENV }).map(([k, v]) => `${k}=${v} `).join('')}NODE_NAME=${nodeName} ${agentCommand.join(' ')}
 
 (the \`--heapsnapshot-signal\` flag only installs a signal handler; the snapshot is taken after
 the last measured tick). Around it, each in its own process so that its memory is not the
