@@ -190,70 +190,144 @@ export function decodeChunk(data: Uint8Array): DecodedChunk {
   return { t, v };
 }
 
+/** The chunk being decoded, copied here with zeroed padding so that word reads never go out of bounds. */
+let scratch = new Uint8Array(4096);
+
 /**
  * Decodes a whole chunk into `ts`/`vs` from index `off` (they must have room for
  * {@link chunkCount} samples); returns the number of samples. Throws on a truncated stream.
+ *
+ * This is the read path's inner loop (a 1,000-series day is 8.6 M samples), so the bit
+ * reader is inlined: each field is cut from a 32-bit big-endian window read at the bit
+ * position (five byte loads from a padded copy of the chunk), and the value is rebuilt
+ * only when its XOR is not zero.
  */
 export function decodeChunkInto(data: Uint8Array, ts: Float64Array, vs: Float64Array, off: number): number {
   const n = chunkCount(data);
-  const r = new BitReader(data);
-  let t = 0;
+  if (n === 0) return 0;
+  const len = data.length;
+  if (scratch.length < len + 8) scratch = new Uint8Array(Math.max(len + 8, scratch.length * 2));
+  const d = scratch;
+  d.set(data);
+  d.fill(0, len, len + 8);
+  const bits = len * 8;
+  let pos = 16;
+  let i = 0;
+  let w = 0;
+  let s = 0;
+  // First sample: raw timestamp and value bits.
+  i = pos >>> 3;
+  u32[HI] = (d[i] << 24) | (d[i + 1] << 16) | (d[i + 2] << 8) | d[i + 3];
+  u32[LO] = (d[i + 4] << 24) | (d[i + 5] << 16) | (d[i + 6] << 8) | d[i + 7];
+  let t = f64[0];
+  let hi = (d[i + 8] << 24) | (d[i + 9] << 16) | (d[i + 10] << 8) | d[i + 11];
+  let lo = (d[i + 12] << 24) | (d[i + 13] << 16) | (d[i + 14] << 8) | d[i + 15];
+  pos += 128;
+  ts[off] = t;
+  u32[HI] = hi;
+  u32[LO] = lo;
+  let v = f64[0];
+  vs[off] = v;
   let delta = 0;
-  let hi = 0;
-  let lo = 0;
   let leading = 0;
   let trailing = 0;
-  for (let i = 0; i < n; i++) {
-    if (i === 0) {
-      t = r.readFloat();
-      hi = r.read(32);
-      lo = r.read(32);
+  for (let k = 1; k < n; k++) {
+    // Timestamp: the delta-of-delta bucket is the number of leading 1 bits (at most 4).
+    i = pos >>> 3;
+    s = pos & 7;
+    w = (d[i] << 24) | (d[i + 1] << 16) | (d[i + 2] << 8) | d[i + 3];
+    if (s !== 0) w = (w << s) | (d[i + 4] >>> (8 - s));
+    // The value's control bits (13 at most) follow in the same window unless the
+    // delta-of-delta took 20 bits or more.
+    if (w >= 0) {
+      pos += 1;
+      w <<= 1;
+    } else if ((w & 0x40000000) === 0) {
+      delta += (w << 2) >> 27;
+      pos += 7;
+      w <<= 7;
+    } else if ((w & 0x20000000) === 0) {
+      delta += (w << 3) >> 20;
+      pos += 15;
+      w <<= 15;
     } else {
-      // The bucket is the number of leading 1 bits, at most 4.
-      let ones = 0;
-      while (ones < 4 && r.readBit() === 1) ones++;
-      const dod = ones === 0 ? 0 : ones === 4 ? r.readFloat() : signExtend(r.read(DOD_BITS[ones]), DOD_BITS[ones]);
-      delta += dod;
-      t += delta;
-      if (r.readBit() === 1) {
-        if (r.readBit() === 1) {
-          leading = r.read(5);
-          let sig = r.read(6);
-          if (sig === 0) sig = 64;
-          trailing = 64 - leading - sig;
-        }
-        const sig = 64 - leading - trailing;
-        let sh = 0;
-        let sl: number;
-        if (sig > 32) {
-          sh = r.read(sig - 32);
-          sl = r.read(32);
-        } else {
-          sl = r.read(sig);
-        }
-        let xh: number;
-        let xl: number;
-        if (trailing === 0) {
-          xh = sh;
-          xl = sl;
-        } else if (trailing >= 32) {
-          xh = (sl << (trailing - 32)) >>> 0;
-          xl = 0;
-        } else {
-          xh = ((sh << trailing) | (sl >>> (32 - trailing))) >>> 0;
-          xl = (sl << trailing) >>> 0;
-        }
-        hi = (hi ^ xh) >>> 0;
-        lo = (lo ^ xl) >>> 0;
+      if ((w & 0x10000000) === 0) {
+        delta += (w << 4) >> 12;
+        pos += 24;
+      } else {
+        pos += 4;
+        delta += readFloatAt(d, pos);
+        pos += 64;
       }
+      i = pos >>> 3;
+      s = pos & 7;
+      w = (d[i] << 24) | (d[i + 1] << 16) | (d[i + 2] << 8) | d[i + 3];
+      if (s !== 0) w = (w << s) | (d[i + 4] >>> (8 - s));
     }
-    ts[off + i] = t;
+    t += delta;
+    ts[off + k] = t;
+    // Value: `0` unchanged, `10` inside the previous window, `11` new window.
+    if (w >= 0) {
+      pos += 1;
+      vs[off + k] = v;
+      continue;
+    }
+    if ((w & 0x40000000) !== 0) {
+      leading = (w >>> 25) & 31;
+      let sig = (w >>> 19) & 63;
+      if (sig === 0) sig = 64;
+      trailing = 64 - leading - sig;
+      pos += 13;
+    } else {
+      pos += 2;
+    }
+    const sig = 64 - leading - trailing;
+    let sh = 0;
+    let sl: number;
+    if (sig > 32) {
+      sh = readBitsAt(d, pos, sig - 32);
+      sl = readBitsAt(d, pos + sig - 32, 32);
+    } else {
+      sl = readBitsAt(d, pos, sig);
+    }
+    pos += sig;
+    let xh: number;
+    let xl: number;
+    if (trailing === 0) {
+      xh = sh;
+      xl = sl;
+    } else if (trailing >= 32) {
+      xh = sl << (trailing - 32);
+      xl = 0;
+    } else {
+      xh = (sh << trailing) | (sl >>> (32 - trailing));
+      xl = sl << trailing;
+    }
+    hi ^= xh;
+    lo ^= xl;
     u32[HI] = hi;
     u32[LO] = lo;
-    vs[off + i] = f64[0];
+    v = f64[0];
+    vs[off + k] = v;
   }
-  if (r.overrun) throw new RangeError('truncated chunk');
+  if (pos > bits) throw new RangeError('truncated chunk');
   return n;
+}
+
+/** `n` bits (1 ≤ n ≤ 32) at bit `pos` of `d`, unsigned. */
+function readBitsAt(d: Uint8Array, pos: number, n: number): number {
+  const i = pos >>> 3;
+  const s = pos & 7;
+  let w = (d[i] << 24) | (d[i + 1] << 16) | (d[i + 2] << 8) | d[i + 3];
+  if (s !== 0) w = (w << s) | (d[i + 4] >>> (8 - s));
+  return w >>> (32 - n);
+}
+
+/** The 64 bits at bit `pos` of `d` as a float. */
+function readFloatAt(d: Uint8Array, pos: number): number {
+  u32[HI] = readBitsAt(d, pos, 32);
+  u32[LO] = readBitsAt(d, pos + 32, 32);
+  return f64[0];
 }
 
 /** Encodes sorted samples (strictly increasing `t`) into one chunk. */
@@ -262,57 +336,4 @@ export function encodeChunk(t: ArrayLike<number>, v: ArrayLike<number>, from = 0
   const enc = new XorEncoder(Math.max(32, (to - from) * 2));
   for (let i = from; i < to; i++) enc.append(t[i], v[i]);
   return enc.bytes();
-}
-
-const DOD_BITS = [0, 5, 12, 20];
-
-function signExtend(x: number, bits: number): number {
-  const shift = 32 - bits;
-  return (x << shift) >> shift;
-}
-
-/**
- * Reads big-endian bit fields. Reads past the end yield zeros; the caller checks
- * {@link BitReader.overrun} once at the end instead of a bounds check per field.
- */
-class BitReader {
-  private pos = 16;
-  private readonly bits: number;
-  private readonly d: Uint8Array;
-  constructor(data: Uint8Array) {
-    this.bits = data.length * 8;
-    // Padded so that the 4-byte window below never reads out of bounds.
-    this.d = new Uint8Array(data.length + 8);
-    this.d.set(data);
-  }
-
-  get overrun(): boolean {
-    return this.pos > this.bits;
-  }
-
-  readBit(): number {
-    const p = this.pos++;
-    return (this.d[p >>> 3] >>> (7 - (p & 7))) & 1;
-  }
-
-  /** Reads `n` bits (n ≤ 32) as an unsigned number. */
-  read(n: number): number {
-    if (n > 24) {
-      const hi = this.read(n - 16);
-      return hi * 65536 + this.read(16);
-    }
-    if (n === 0) return 0;
-    const p = this.pos;
-    this.pos = p + n;
-    const d = this.d;
-    const i = p >>> 3;
-    const w = (d[i] << 24) | (d[i + 1] << 16) | (d[i + 2] << 8) | d[i + 3];
-    return (w << (p & 7)) >>> (32 - n);
-  }
-
-  readFloat(): number {
-    u32[HI] = this.read(32);
-    u32[LO] = this.read(32);
-    return f64[0];
-  }
 }

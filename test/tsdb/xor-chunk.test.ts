@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeChunk, encodeChunk, XorEncoder } from '../../collector/tsdb/xor-chunk.js';
+import { chunkCount, decodeChunk, decodeChunkInto, encodeChunk, XorEncoder } from '../../collector/tsdb/xor-chunk.js';
 import { decodeWal, encodeWal } from '../../collector/tsdb/wal-codec.js';
 import { computeRollup, decodeRollup, encodeRollup } from '../../collector/tsdb/rollup.js';
 import { float64Bits, STALE_NAN } from '../../shared/index.js';
@@ -8,6 +8,80 @@ import { rng } from './helpers.js';
 const bits = (a: ArrayLike<number>) => Array.from(a, (x) => float64Bits(x).toString(16));
 
 const SPECIAL = [0, -0, NaN, STALE_NAN, Infinity, -Infinity, Number.MAX_VALUE, Number.MIN_VALUE, -1.5, 2 ** 53, 1e-300];
+
+/**
+ * The chunk format decoded one bit at a time with BigInt, as plainly as the layout in
+ * xor-chunk.ts describes it: the specification the fast decoder is checked against.
+ */
+function referenceDecode(data: Uint8Array): { t: number[]; v: bigint[] } {
+  let pos = 16;
+  const bit = () => {
+    if (pos >= data.length * 8) throw new RangeError('truncated chunk');
+    const b = (data[pos >>> 3] >>> (7 - (pos & 7))) & 1;
+    pos++;
+    return b;
+  };
+  const bitsOf = (n: number) => {
+    let x = 0n;
+    for (let i = 0; i < n; i++) x = (x << 1n) | BigInt(bit());
+    return x;
+  };
+  const asFloat = (x: bigint) => new Float64Array(new BigUint64Array([x]).buffer)[0];
+  const signed = (x: bigint, n: number) => Number(BigInt.asIntN(n, x));
+  const n = (data[0] << 8) | data[1];
+  const t: number[] = [];
+  const v: bigint[] = [];
+  let ts = 0;
+  let delta = 0;
+  let val = 0n;
+  let leading = 0;
+  let trailing = 0;
+  for (let i = 0; i < n; i++) {
+    if (i === 0) {
+      ts = asFloat(bitsOf(64));
+      val = bitsOf(64);
+    } else {
+      let ones = 0;
+      while (ones < 4 && bit() === 1) ones++;
+      const dod = [() => 0, () => signed(bitsOf(5), 5), () => signed(bitsOf(12), 12), () => signed(bitsOf(20), 20), () => asFloat(bitsOf(64))][ones]();
+      delta += dod;
+      ts += delta;
+      if (bit() === 1) {
+        if (bit() === 1) {
+          leading = Number(bitsOf(5));
+          const sig = Number(bitsOf(6)) || 64;
+          trailing = 64 - leading - sig;
+        }
+        val ^= bitsOf(64 - leading - trailing) << BigInt(trailing);
+      }
+    }
+    t.push(ts);
+    v.push(val);
+  }
+  return { t, v };
+}
+
+/** Samples that hit every timestamp bucket and every value case. */
+function randomSamples(seed: number): { t: number[]; v: Float64Array } {
+  const r = rng(seed);
+  const n = 1 + Math.floor(r() * 2000);
+  const t: number[] = [];
+  const v = new Float64Array(n);
+  let ts = Math.floor((r() - 0.5) * 2e12);
+  let x = r() * 1000;
+  for (let i = 0; i < n; i++) {
+    const jump = [0, 7, 1000, 300_000, 5e9][Math.floor(r() * 5)];
+    ts += 10_000 + Math.floor((r() - 0.5) * 2 * jump) + (r() < 0.05 ? Math.floor(r() * 1e11) : 0);
+    t.push(ts);
+    const vm = r();
+    if (vm < 0.3) x += Math.floor(r() * 100);
+    else if (vm < 0.45) x = r() * 1e6;
+    else if (vm < 0.55) x = SPECIAL[Math.floor(r() * SPECIAL.length)];
+    else if (vm < 0.65) x = -x * 3.7;
+    v[i] = x;
+  }
+  return { t, v };
+}
 
 describe('xor chunk', () => {
   it.each([1, 2, 3, 4, 5, 6, 7, 8])('round-trips random samples bit for bit (seed %i)', (seed) => {
@@ -53,6 +127,44 @@ describe('xor chunk', () => {
       expect(c.t.length).toBe(i + 1);
       expect(c.v[i]).toBe(i / 3);
     }
+  });
+
+  it.each([11, 12, 13, 14, 15, 16])('decodes like the bit-by-bit reference (seed %i)', (seed) => {
+    const { t, v } = randomSamples(seed);
+    const data = encodeChunk(t, v);
+    const ref = referenceDecode(data);
+    const c = decodeChunk(data);
+    expect(Array.from(c.t)).toEqual(ref.t);
+    expect(Array.from(new BigUint64Array(c.v.buffer, c.v.byteOffset, c.v.length))).toEqual(ref.v);
+    expect(Array.from(c.t)).toEqual(t);
+  });
+
+  it('reads the stored format unchanged (a chunk written by the first release)', () => {
+    // Buckets: dod 0, ±16, ±2048, ±2^19 and raw; values equal, in window, new window, -0, NaN.
+    const hex =
+      '00084278bcfe568000003ff0000000000000e0271043d80ed61f60e7f21e44003acf87df07dfc6fc8791000eb3f3bc0e5fff0000000000007a0cbcc011800000047f7a000000000007e0cbdaf538000000400004000000000000';
+    const c = decodeChunk(Buffer.from(hex, 'hex'));
+    expect(Array.from(c.t)).toEqual([
+      1_700_000_000_000, 1_700_000_010_000, 1_700_000_020_003, 1_700_000_030_000, 1_700_000_040_500, 1_700_000_540_500, 1_700_100_000_000, 1_700_100_010_000,
+    ]);
+    expect(bits(c.v)).toEqual(bits([1, 1, 1.5, 1e300, -0, NaN, 42, 42.25]));
+    expect(Buffer.from(encodeChunk(c.t, c.v)).toString('hex')).toBe(hex);
+  });
+
+  it('decodes at an offset, and a small chunk right after a large one', () => {
+    const big = randomSamples(21);
+    const small = { t: [5, 6, 9], v: [0.5, STALE_NAN, 7] };
+    const a = encodeChunk(big.t, big.v);
+    const b = encodeChunk(small.t, small.v);
+    const t = new Float64Array(chunkCount(a) + chunkCount(b) + 1);
+    const v = new Float64Array(t.length);
+    expect(decodeChunkInto(a, t, v, 1)).toBe(big.t.length);
+    expect(decodeChunkInto(b, t, v, 1 + big.t.length)).toBe(3);
+    expect(Array.from(t.subarray(1))).toEqual([...big.t, ...small.t]);
+    expect(bits(v.subarray(1))).toEqual(bits([...big.v, ...small.v]));
+    // The large chunk's bytes are still in the decoder's buffer: a cut-off small one must not read them.
+    decodeChunk(a);
+    for (let cut = 2; cut < b.length; cut++) expect(() => decodeChunk(b.subarray(0, cut)), `cut at ${cut}`).toThrow(/truncated/);
   });
 
   it('throws on a truncated chunk', () => {
