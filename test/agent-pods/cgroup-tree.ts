@@ -181,3 +181,15 @@ function mkdirP(d: string): string {
   mkdirSync(d, { recursive: true });
   return d;
 }
+
+/** A summary for a generated tree: one pod entry per generated pod, cpu from the pod's cgroup number. */
+export function summaryFor(tree: GeneratedTree): string {
+  return JSON.stringify({
+    node: { nodeName: 'node-1', cpu: { usageCoreNanoSeconds: 5e9 } },
+    pods: tree.pods.map((p) => ({
+      podRef: { uid: p.metadata!.uid, name: p.metadata!.name, namespace: p.metadata!.namespace },
+      cpu: { usageCoreNanoSeconds: 1e9 },
+      containers: p.spec!.containers.map((c) => ({ name: c.name, cpu: { usageCoreNanoSeconds: 2e9 }, memory: { workingSetBytes: 4096 } })),
+    })),
+  });
+}

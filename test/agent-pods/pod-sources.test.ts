@@ -12,7 +12,7 @@ import { Sampler } from '../../agent/sampler.js';
 import { createPodSources } from '../../agent/sources/kubelet/index.js';
 import { FakeApiServer, kubeconfigFor } from '../fakes/fake-apiserver.js';
 import { startFakeKubelet } from '../fakes/fake-kubelet.js';
-import { generateKubepodsTree, valuesFor } from './cgroup-tree.js';
+import { generateKubepodsTree, summaryFor, valuesFor } from './cgroup-tree.js';
 import { fixture } from '../helpers/paths.js';
 
 const dirs: string[] = [];
@@ -23,18 +23,6 @@ function tmp(): string {
   const d = mkdtempSync(join(tmpdir(), 'pod-sources-'));
   dirs.push(d);
   return d;
-}
-
-/** A summary for a generated tree: one pod entry per generated pod, cpu from the pod's cgroup number. */
-function summaryFor(tree: ReturnType<typeof generateKubepodsTree>): string {
-  return JSON.stringify({
-    node: { nodeName: 'node-1', cpu: { usageCoreNanoSeconds: 5e9 } },
-    pods: tree.pods.map((p) => ({
-      podRef: { uid: p.metadata!.uid, name: p.metadata!.name, namespace: p.metadata!.namespace },
-      cpu: { usageCoreNanoSeconds: 1e9 },
-      containers: p.spec!.containers.map((c) => ({ name: c.name, cpu: { usageCoreNanoSeconds: 2e9 }, memory: { workingSetBytes: 4096 } })),
-    })),
-  });
 }
 
 describe('createPodSources', () => {
