@@ -199,3 +199,39 @@ describe('refused settings name the problem', () => {
     expect(await (await kubeconfigConnection(join(dir, 'kc2'))).authHeaders()).toEqual({ authorization: `Basic ${Buffer.from('admin:pw').toString('base64')}` });
   });
 });
+
+describe('a misbehaving API server', () => {
+  it('relists after a watch line that is not JSON, and after an ERROR event other than 410, counting each', async () => {
+    const { createServer } = await import('node:http');
+    let lists = 0;
+    let watches = 0;
+    const pods = [pod('p1', '00000000-0000-0000-0000-00000000000a')];
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.searchParams.get('watch') !== '1') {
+        lists++;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'PodList', metadata: { resourceVersion: String(lists) }, items: pods }));
+        return;
+      }
+      watches++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (watches === 1) res.end('{"type":"ADDED","object":{"metadata":{"uid":"x"}}}\nthis is not json\n');
+      else if (watches === 2) res.end(JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 500, reason: 'InternalError', message: 'etcd is away' } }) + '\n');
+      // Later watches stay open until the test ends.
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const conn: KubeConnection = { server: `http://127.0.0.1:${port}`, insecureSkipVerify: false, source: 'test', authHeaders: async () => ({}) };
+    try {
+      await withWatcher(conn, async (w, errors) => {
+        await until(() => watches >= 3);
+        expect(w.pod('00000000-0000-0000-0000-00000000000a')?.name).toBe('p1');
+        expect(errors).toEqual(['watch', 'http_500']);
+        expect(lists).toBe(3);
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
