@@ -39,6 +39,22 @@ export interface ActiveAlert {
   peakValue: number;
 }
 
+interface Expansion {
+  /** The input labels without the metric name, as templates see them (never mutated). */
+  readonly metric: Record<string, string>;
+  readonly labels: Labels;
+  readonly key: string;
+  readonly value: number;
+  readonly annotations: Record<string, string>;
+}
+
+interface SeriesLabels {
+  labels: Labels;
+  state: AlertState;
+  alerts: Labels;
+  forState: Labels;
+}
+
 /** What changed in one evaluation, for the alert history. */
 export interface AlertTransition {
   readonly rule: string;
@@ -74,6 +90,13 @@ export class AlertingRule {
   private readonly labelTmpl: Array<[string, Template]>;
   private readonly annTmpl: Array<[string, Template]>;
   private active = new Map<string, ActiveAlert>();
+  /** True when no template calls `query`: expansions depend only on labels and value. */
+  private readonly pure: boolean;
+  /** True when every label template is constant text: alert labels depend only on the input labels. */
+  private readonly constantLabels: boolean;
+  /** Last expansion per input label set (by identity; see {@link AlertingRule.expand}). */
+  private expansions = new WeakMap<Labels, Expansion>();
+  private seriesOf = new WeakMap<ActiveAlert, SeriesLabels>();
   health: 'ok' | 'err' | 'unknown' = 'unknown';
   lastError = '';
   lastEvaluation = 0;
@@ -95,6 +118,8 @@ export class AlertingRule {
     const tn = `__alert_${spec.name}`;
     this.labelTmpl = Object.entries(this.labels).map(([k, v]) => [k, Template.parse(tn, v)]);
     this.annTmpl = Object.entries(spec.annotations).map(([k, v]) => [k, Template.parse(tn, v)]);
+    this.constantLabels = this.labelTmpl.every(([, tm]) => tm.constant !== undefined);
+    this.pure = ![...this.labelTmpl, ...this.annTmpl].some(([, tm]) => tm.usesQuery);
   }
 
   /** Takes over the alerts of the same rule from before a reload. */
@@ -128,26 +153,11 @@ export class AlertingRule {
   async eval(vector: readonly VectorSample[], t: number, limit = 0): Promise<EvalResult> {
     const seen = new Map<string, { labels: Labels; annotations: Record<string, string>; value: number }>();
     for (const s of vector) {
-      const metric = labelsToObject(s.labels);
-      delete metric[METRIC_NAME];
-      const data = {
-        Labels: metric,
-        ExternalLabels: { ...this.opts.externalLabels },
-        ExternalURL: this.opts.externalURL,
-        Value: s.v,
-      };
-      const execOpts = this.opts.query ? { query: this.templateQuery(t) } : {};
-      const out: Record<string, string> = { ...metric };
-      for (const [k, tmpl] of this.labelTmpl) out[k] = await expandOrError(tmpl, data, execOpts);
-      out.alertname = this.name;
-      const annotations: Record<string, string> = {};
-      for (const [k, tmpl] of this.annTmpl) annotations[k] = await expandOrError(tmpl, data, execOpts);
-      const labels = labelsFromObject(out);
-      const key = labelsKey(labels);
-      if (seen.has(key)) {
-        throw new Error(`vector contains metrics with the same labelset after applying alert labels: ${labelsToString(labels)}`);
+      const r = await this.expand(s, t);
+      if (seen.has(r.key)) {
+        throw new Error(`vector contains metrics with the same labelset after applying alert labels: ${labelsToString(r.labels)}`);
       }
-      seen.set(key, { labels, annotations, value: s.v });
+      seen.set(r.key, { labels: r.labels, annotations: r.annotations, value: s.v });
     }
 
     const transitions: AlertTransition[] = [];
@@ -214,11 +224,65 @@ export class AlertingRule {
     const samples: VectorSample[] = [];
     for (const a of this.active.values()) {
       if (a.state === AlertState.INACTIVE) continue;
-      samples.push({ labels: this.seriesLabels('ALERTS', a, a.state), t, v: 1 });
+      const ls = this.alertSeries(a);
+      samples.push({ labels: ls.alerts, t, v: 1 });
       // Prometheus stores whole seconds (`ActiveAt.Unix()`).
-      samples.push({ labels: this.seriesLabels('ALERTS_FOR_STATE', a), t, v: Math.floor(a.activeAt / 1000) });
+      samples.push({ labels: ls.forState, t, v: Math.floor(a.activeAt / 1000) });
     }
     return { samples, transitions };
+  }
+
+  /**
+   * The alert labels and annotations of one result sample. Templates are pure functions
+   * of the sample's labels and value (external labels and URL are fixed per rule) unless
+   * they call `query`, so the result is reused while the sample's label set (the very
+   * same array: the engine hands out one per series) and value stay the same; label sets
+   * alone decide the labels when every label template is constant text. This is what
+   * keeps a round with tens of thousands of active alerts from re-expanding and
+   * re-keying every one of them each time.
+   */
+  private async expand(s: VectorSample, t: number): Promise<Expansion> {
+    const hit = this.pure ? this.expansions.get(s.labels) : undefined;
+    if (hit && (Object.is(hit.value, s.v) || (this.constantLabels && this.annTmpl.length === 0))) return hit;
+    const metric = hit ? hit.metric : labelsToObject(s.labels);
+    if (!hit) delete metric[METRIC_NAME];
+    const data = {
+      Labels: metric,
+      ExternalLabels: { ...this.opts.externalLabels },
+      ExternalURL: this.opts.externalURL,
+      Value: s.v,
+    };
+    const execOpts = this.opts.query ? { query: this.templateQuery(t) } : {};
+    let labels: Labels;
+    let key: string;
+    if (hit && this.constantLabels) {
+      labels = hit.labels;
+      key = hit.key;
+    } else {
+      const out: Record<string, string> = { ...metric };
+      for (const [k, tmpl] of this.labelTmpl) out[k] = tmpl.constant ?? (await expandOrError(tmpl, data, execOpts));
+      out.alertname = this.name;
+      labels = labelsFromObject(out);
+      key = labelsKey(labels);
+    }
+    const annotations: Record<string, string> = {};
+    for (const [k, tmpl] of this.annTmpl) annotations[k] = tmpl.constant ?? (await expandOrError(tmpl, data, execOpts));
+    const e: Expansion = { metric, labels, key, value: s.v, annotations };
+    if (this.pure) this.expansions.set(s.labels, e);
+    return e;
+  }
+
+  /** The labels of this alert's ALERTS (in its current state) and ALERTS_FOR_STATE series, built once per state. */
+  private alertSeries(a: ActiveAlert): SeriesLabels {
+    let c = this.seriesOf.get(a);
+    if (!c || c.labels !== a.labels) {
+      c = { labels: a.labels, state: a.state, alerts: this.seriesLabels('ALERTS', a, a.state), forState: this.seriesLabels('ALERTS_FOR_STATE', a) };
+      this.seriesOf.set(a, c);
+    } else if (c.state !== a.state) {
+      c.state = a.state;
+      c.alerts = this.seriesLabels('ALERTS', a, a.state);
+    }
+    return c;
   }
 
   private countActive(): number {

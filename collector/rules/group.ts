@@ -130,7 +130,7 @@ export class Group {
       rule.lastEvaluation = t;
       rule.evaluationMs = performance.now() - rs;
       const now = new Map<string, Labels>();
-      for (const s of out) now.set(labelsKey(s.labels), s.labels);
+      for (const s of out) now.set(keyOf(s.labels), s.labels);
       const stale: Labels[] = [];
       for (const [k, ls] of this.seriesInPrevious[i]) if (!now.has(k)) stale.push(ls);
       this.seriesInPrevious[i] = now;
@@ -215,6 +215,20 @@ export class Group {
   private generatorURL(expr: string): string {
     return `${this.deps.externalURL.replace(/\/$/, '')}/graph?g0.expr=${encodeURIComponent(expr)}&g0.tab=1`;
   }
+}
+
+/**
+ * `labelsKey`, remembered per label array: alerting rules hand out the same ALERTS arrays
+ * round after round, so tens of thousands of long keys are not rebuilt every round.
+ */
+const keys = new WeakMap<Labels, string>();
+function keyOf(ls: Labels): string {
+  let k = keys.get(ls);
+  if (k === undefined) {
+    k = labelsKey(ls);
+    keys.set(ls, k);
+  }
+  return k;
 }
 
 function objKey(o: Record<string, string>): string {

@@ -6,6 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
+import type { Labels } from '../../shared/index.js';
 import { labelsToObject } from '../../shared/index.js';
 import type { Matcher } from '../storage/interface.js';
 import { matchLabels } from '../storage/matchers.js';
@@ -61,11 +62,21 @@ function num(v: number): number | null {
   return Number.isFinite(v) ? v : null;
 }
 
+interface Written {
+  readonly id: number;
+  readonly value: number;
+  readonly peak: number;
+  readonly annotations: Record<string, string>;
+}
+
 export class AlertHistory {
   readonly db: Db;
   private readonly ownDb: boolean;
   private readonly ext: Readonly<Record<string, string>>;
   private readonly stmts;
+  private readonly fps = new WeakMap<Labels, string>();
+  /** The open episode of an alert and what was last written to it. */
+  private readonly written = new WeakMap<ActiveAlert, Written>();
 
   constructor(opts: AlertHistoryOptions) {
     this.ownDb = typeof opts.db === 'string';
@@ -91,6 +102,8 @@ export class AlertHistory {
       );
       CREATE INDEX IF NOT EXISTS alert_episodes_fp ON alert_episodes (fingerprint, id);
       CREATE INDEX IF NOT EXISTS alert_episodes_open ON alert_episodes (state) WHERE state IN ('pending', 'firing');
+      -- Restoring after a restart asks for the open episodes of each rule in turn.
+      CREATE INDEX IF NOT EXISTS alert_episodes_open_rule ON alert_episodes (rule) WHERE state IN ('pending', 'firing');
       CREATE INDEX IF NOT EXISTS alert_episodes_time ON alert_episodes (pending_at);
       CREATE TABLE IF NOT EXISTS alert_notifications (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -119,6 +132,12 @@ export class AlertHistory {
       touch: this.db.prepare(
         `UPDATE alert_episodes SET last_seen_at = ?, last_value = ?, peak_value = ?, annotations = ? WHERE id = ?`,
       ),
+      touchOpen: this.db.prepare(
+        `UPDATE alert_episodes SET last_seen_at = ?, last_value = ?, peak_value = ?, annotations = ? WHERE id = ? AND state IN ('pending','firing')`,
+      ),
+      seenMany: this.db.prepare(
+        `UPDATE alert_episodes SET last_seen_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND state IN ('pending','firing')`,
+      ),
       activeAt: this.db.prepare(`UPDATE alert_episodes SET pending_at = ? WHERE id = ?`),
       notify: this.db.prepare(
         `INSERT INTO alert_notifications (episode_id, fingerprint, receiver, t, status, code, error) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -130,7 +149,13 @@ export class AlertHistory {
 
   /** The fingerprint the notifier sees for an alert: labels plus external labels. */
   fingerprintOf(a: ActiveAlert): string {
-    return alertFingerprint({ ...this.ext, ...labelsToObject(a.labels) });
+    // An alert's label array never changes: hash it once, not every round.
+    let fp = this.fps.get(a.labels);
+    if (fp === undefined) {
+      fp = alertFingerprint({ ...this.ext, ...labelsToObject(a.labels) });
+      this.fps.set(a.labels, fp);
+    }
+    return fp;
   }
 
   /** Records one evaluation of a rule: its transitions and the values of its active alerts. */
@@ -159,12 +184,50 @@ export class AlertHistory {
           this.stmts.close.run(tr.from === AlertState.FIRING ? 'resolved' : 'inactive', t, t, open.id);
         }
       }
-      for (const a of active) {
-        if (a.state === AlertState.INACTIVE) continue;
-        const open = this.stmts.open.get(this.fingerprintOf(a)) as { id: number } | undefined;
-        if (open) this.stmts.touch.run(t, num(a.value), num(a.peakValue), JSON.stringify(a.annotations), open.id);
-      }
+      this.touchAll(active, t);
     })();
+  }
+
+  /**
+   * Writes `last_seen_at` and the latest value, peak and annotations of every active
+   * alert's open episode. The episode id is remembered per alert, and alerts whose
+   * value, peak and annotations are what was last written share one statement that only
+   * moves `last_seen_at`: per-alert statements made this the largest part of a round with
+   * tens of thousands of active alerts. An episode closed or replaced behind the cache's
+   * back (e.g. by a rule of the same name and labels) is looked up again.
+   */
+  private touchAll(active: readonly ActiveAlert[], t: number): void {
+    const same: ActiveAlert[] = [];
+    const ids: number[] = [];
+    for (const a of active) {
+      if (a.state === AlertState.INACTIVE) continue;
+      const w = this.written.get(a);
+      if (w && Object.is(w.value, a.value) && Object.is(w.peak, a.peakValue) && w.annotations === a.annotations) {
+        same.push(a);
+        ids.push(w.id);
+        continue;
+      }
+      if (w && this.stmts.touchOpen.run(t, num(a.value), num(a.peakValue), JSON.stringify(a.annotations), w.id).changes === 1) {
+        this.remember(a, w.id);
+        continue;
+      }
+      this.touchSlow(a, t);
+    }
+    if (ids.length && this.stmts.seenMany.run(t, JSON.stringify(ids)).changes !== ids.length) {
+      for (const a of same) this.touchSlow(a, t);
+    }
+  }
+
+  private touchSlow(a: ActiveAlert, t: number): void {
+    this.written.delete(a);
+    const open = this.stmts.open.get(this.fingerprintOf(a)) as { id: number } | undefined;
+    if (!open) return;
+    this.stmts.touch.run(t, num(a.value), num(a.peakValue), JSON.stringify(a.annotations), open.id);
+    this.remember(a, open.id);
+  }
+
+  private remember(a: ActiveAlert, id: number): void {
+    this.written.set(a, { id, value: a.value, peak: a.peakValue, annotations: a.annotations });
   }
 
   /** Moves the stored start of open episodes after the `for` state was restored. */

@@ -281,10 +281,18 @@ export const PROMETHEUS_VARS = ['$labels', '$externalLabels', '$externalURL', '$
 
 /** A parsed template; {@link Template.execute} may be called any number of times. */
 export class Template {
+  /** The output when the template has no actions (plain text), else undefined. */
+  readonly constant: string | undefined;
+  /** True when the template calls `query`, so its output depends on more than its data. */
+  readonly usesQuery: boolean;
+
   private constructor(
     readonly name: string,
     private readonly nodes: Node[],
-  ) {}
+  ) {
+    this.constant = nodes.every((n) => n.t === 'text') ? nodes.map((n) => (n as { text: string }).text).join('') : undefined;
+    this.usesQuery = nodes.some(nodeUsesQuery);
+  }
 
   /** Parses `text`; throws {@link TemplateError} naming the line and the problem. */
   static parse(name: string, text: string, predefined: readonly string[] = PROMETHEUS_VARS): Template {
@@ -309,6 +317,16 @@ export class Template {
     }
     return out.join('');
   }
+}
+
+function nodeUsesQuery(n: Node): boolean {
+  if (n.t === 'text') return false;
+  if (pipeUsesQuery(n.pipe)) return true;
+  return n.t !== 'action' && (n.list.some(nodeUsesQuery) || n.elseList.some(nodeUsesQuery));
+}
+
+function pipeUsesQuery(p: Pipeline): boolean {
+  return p.cmds.some((c) => c.args.some((a) => (a.t === 'fn' && a.name === 'query') || (a.t === 'pipe' && pipeUsesQuery(a.pipe))));
 }
 
 class Parser {

@@ -24,6 +24,7 @@ import { Engine, engineQueryFunc, parseExpr } from '../../collector/promql/index
 import { openTsdb } from '../../collector/tsdb/index.js';
 import { MemoryStorage } from '../../collector/storage/index.js';
 import { RuleManager } from '../../collector/rules/manager.js';
+import { AlertHistory } from '../../collector/rules/history.js';
 import { Notifier } from '../../collector/notifier/notifier.js';
 import { Alerting, ALERTING_CONFIG_DEFAULTS } from '../../collector/alerting/index.js';
 import { startPrometheus } from '../helpers/prometheus.js';
@@ -80,6 +81,33 @@ function makeSeries(end: number): TimeSeries[] {
   return out;
 }
 
+/** Three rounds of the rule file over `series` in a fresh TSDB at `dataDir`; round times in ms. */
+async function kubepulseRounds(dataDir: string, rulesPath: string, series: TimeSeries[], end: number, withHistory: boolean) {
+  const tsdb = openTsdb({ dataDir });
+  const history = withHistory ? new AlertHistory({ db: join(dataDir, 'alerting.db') }) : undefined;
+  try {
+    const app = tsdb.appender();
+    for (const s of series) for (const x of s.samples) app.append(s.labels, x.t, x.v);
+    app.commit();
+    const mgr = new RuleManager({ query: engineQueryFunc(new Engine(), tsdb), appendable: tsdb, validate: (e) => void parseExpr(e), history });
+    mgr.applyConfig({ evaluationIntervalMs: 10_000, ruleFiles: [rulesPath] });
+    const [group] = mgr.groups();
+    const ms: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await group.eval(end + i * 10_000);
+      ms.push(group.evaluationMs);
+      console.log(`kubepulse${withHistory ? ' with history' : ''} round ${i + 1}: ${group.evaluationMs.toFixed(0)} ms`);
+    }
+    expect(mgr.alertingRules().every((r) => r.health === 'ok')).toBe(true);
+    const active = mgr.alertingRules().reduce((n, r) => n + r.alerts().length, 0);
+    if (history) expect(history.query({ state: 'pending', limit: 1 }).episodes).toHaveLength(1);
+    return { ms, active };
+  } finally {
+    history?.close();
+    tsdb.close();
+  }
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -118,7 +146,8 @@ it('one evaluation round of the rules, kubepulse vs Prometheus', async () => {
       };
       const iterations = () => metric('prometheus_rule_group_iterations_total');
       const startIt = await iterations();
-      const deadline = Date.now() + 300_000;
+      // About 80 s per Prometheus round at 100k series here: allow two or three of them.
+      const deadline = Date.now() + 300_000 * Math.max(1, SERIES / 50_000);
       let seen = startIt;
       while (promMs.length < 3 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 1000));
@@ -133,23 +162,12 @@ it('one evaluation round of the rules, kubepulse vs Prometheus', async () => {
       await prom.stop();
     }
 
-    // kubepulse: the real TSDB and engine.
-    const tsdb = openTsdb({ dataDir: join(dir, 'kp') });
-    const app = tsdb.appender();
-    for (const s of series) for (const x of s.samples) app.append(s.labels, x.t, x.v);
-    app.commit();
-    const mgr = new RuleManager({ query: engineQueryFunc(new Engine(), tsdb), appendable: tsdb, validate: (e) => void parseExpr(e) });
-    mgr.applyConfig({ evaluationIntervalMs: 10_000, ruleFiles: [rulesPath] });
-    const [group] = mgr.groups();
-    const kpMs: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      await group.eval(end + i * 10_000);
-      kpMs.push(group.evaluationMs);
-      console.log(`kubepulse round ${i + 1}: ${group.evaluationMs.toFixed(0)} ms`);
-    }
-    const firing = mgr.alertingRules().reduce((n, r) => n + r.alerts().length, 0);
-    expect(mgr.alertingRules().every((r) => r.health === 'ok')).toBe(true);
-    tsdb.close();
+    // kubepulse: the real TSDB and engine; then again as the collector runs it, with the
+    // SQLite alert history recording every round.
+    const bare = await kubepulseRounds(join(dir, 'kp'), rulesPath, series, end, false);
+    const withHistory = await kubepulseRounds(join(dir, 'kp-h'), rulesPath, series, end, true);
+    const kpMs = bare.ms;
+    const firing = bare.active;
     const kp = median(kpMs);
     expect(promMs.length, 'Prometheus finished no rule round in time').toBeGreaterThan(0);
     const pm = median(promMs);
@@ -161,6 +179,7 @@ it('one evaluation round of the rules, kubepulse vs Prometheus', async () => {
       '| | one round (median) |',
       '|---|---|',
       `| kubepulse (openTsdb + PromQL engine) | ${kp.toFixed(0)} ms |`,
+      `| kubepulse, with the SQLite alert history as the collector runs it | ${median(withHistory.ms).toFixed(0)} ms |`,
       `| Prometheus 2.42 | ${pm.toFixed(0)} ms |`,
       `| ratio kubepulse / Prometheus | ${(kp / pm).toFixed(2)}× (goal ≤ 1×; round goal ≤ 500 ms) |`,
       '',
@@ -230,14 +249,33 @@ it('notification throughput and threshold-to-webhook latency', async () => {
     `Date: ${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} · Node ${process.version} · shared machine, other jobs running`,
     '',
   ];
+  // Measured once, back to back, by a scratch script that builds this file's rule file and
+  // series (100k) and runs three rounds each of the code before and after the change.
+  const beforeAfter = [
+    '## 100k series: rules layer before / after (2026-11-22T03:55Z)',
+    '',
+    'Same rule file and series generator as above at SERIES=100000 (65,376 active alerts), three rounds each, the old and the new `collector/rules` back to back on the same machine; kubepulse only (Prometheus takes minutes per round at this size). Median round (rounds 1/2/3):',
+    '',
+    '| | before | after |',
+    '|---|---|---|',
+    '| bare rule manager (as the first table) | 3417 ms (4873/3309/3417) | 2744 ms (5146/2225/2744) |',
+    '| with the SQLite alert history (as the collector runs) | 5277 ms (13988/5117/5277) | 2917 ms (6333/2343/2917) |',
+    '| of which: PromQL queries (collector/promql + tsdb select) | 1.7–2.3 s | 1.5–2.0 s (unchanged code) |',
+    '| of which: alert history per round (steady) | 1.5–1.7 s | 0.22 s |',
+    '| of which: ALERTS/ALERTS_FOR_STATE appends + commits (tsdb) | 0.35–0.45 s | 0.35–0.4 s |',
+    '',
+  ];
   const notes = [
     '## Notes',
     '',
     '- What makes the round fast: the TSDB skips the SQLite chunk lookup for series with nothing stored in the window (all of a 5 m window usually sits in the in-memory head), answers a repeated `select` (same matchers and window; every rule of a group evaluates at one timestamp) from a cache that stays valid across the writes between rules, and the engine shares subexpression results between rules that repeat them with other thresholds (only when every input series is the very same cached object). Before these, the round took 41 s here (1.98× Prometheus), mostly in one SQLite statement per series per rule.',
-    '- Round 1 of the three is the slowest: it creates the ALERTS/ALERTS_FOR_STATE series of every new alert and fills the caches. The rest of a round is now the rules layer (state machine, templates, ALERTS writes) and one pass of the final comparison per rule.',
+    '- The rules layer (issue 7 follow-up): an alert\'s labels and annotations are expanded again only when its input series or value changed (templates calling `query` always are), its ALERTS/ALERTS_FOR_STATE label sets are built once per state, label keys and fingerprints are computed once per label set, and the alert history remembers each alert\'s open episode, moving `last_seen_at` of unchanged alerts with one statement per rule (an index on open episodes by rule makes the restart round fast too). Nothing is skipped that Prometheus does: ALERTS series are written every round, annotations hold the current value.',
+    '- What is left of a 100k round is outside the rules layer: about 1.5–2 s in PromQL, most of it validating cached selects (one check per matched series per rule: 500 rules × ~16.7k series) and copying/counting their answers, then ~0.35 s appending the ~131k ALERTS samples through the TSDB appender (a label hash and lookup per sample). Not yet the 500 ms goal.',
+    '- Round 1 is the slowest: it creates the ALERTS/ALERTS_FOR_STATE series and history episodes of every new alert and fills the caches.',
     '- The machine is a shared 2-core VM; the load average was far above 2 while this ran, so absolute times are inflated for both sides; the ratio is the figure to compare.',
     '- Scale with KUBEPULSE_BENCH_ALERTING_SERIES (default 100000); Prometheus needs minutes per round at that size on this machine.',
+    '- Caveat for live use: samples written during a round at or before the round\'s timestamp invalidate the cached selects they touch (a correct, slower re-read), so a busy collector sees fewer hits than this bench.',
     '',
   ];
-  writeFileSync(join(REPO_ROOT, 'test/bench/results/alerting.md'), [...header, ...results, ...notes].join('\n') + '\n');
+  writeFileSync(join(REPO_ROOT, 'test/bench/results/alerting.md'), [...header, ...results, ...beforeAfter, ...notes].join('\n') + '\n');
 });
