@@ -6,6 +6,8 @@ import { labelsFromObject } from '../../shared/index.js';
 import { MemoryStorage } from '../storage/index.js';
 import { Engine, engineQueryFunc, QueryError, ParseError } from './index.js';
 import { runScript } from '../../test/promql/promqltest.js';
+import { openTsdb } from '../tsdb/index.js';
+import { tempDir } from '../../test/tsdb/helpers.js';
 
 const TESTDATA = join(import.meta.dirname, 'testdata');
 
@@ -56,6 +58,29 @@ describe('Engine', () => {
     const err = await new Engine({ maxSamples: 50 }).instantQuery(store, 'm[1h]', 3_600_000).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueryError);
     expect(err).toMatchObject({ errorType: 'execution', message: 'query processing would load too many samples into memory in query execution' });
+  });
+
+  it('counts a cached select answer toward maxSamples every time it is used', async () => {
+    const { dir, cleanup } = tempDir();
+    const db = openTsdb({ dataDir: dir, maintenanceIntervalMs: 0 });
+    try {
+      const app = db.appender();
+      for (let i = 0; i <= 60; i++) app.append(labelsFromObject({ __name__: 'm', i: 'a' }), i * 60_000, i);
+      app.commit();
+      // The store's select of m[1h] at 1h holds 61 samples; both selectors get the one cached answer.
+      const q = 'count_over_time(m[1h]) + count_over_time(m[1h])';
+      const ok = new Engine({ maxSamples: 122 });
+      for (let k = 0; k < 2; k++) expect((await ok.instantQuery(db, q, 3_600_000)).samples).toBe(122);
+      const tight = new Engine({ maxSamples: 121 });
+      for (let k = 0; k < 2; k++) {
+        await expect(tight.instantQuery(db, q, 3_600_000)).rejects.toMatchObject({ errorType: 'execution' });
+        await expect(tight.instantQuery(db, 'count_over_time(m[1h])', 3_600_000)).resolves.toMatchObject({ samples: 61 });
+      }
+      await expect(new Engine({ maxSamples: 60 }).instantQuery(db, 'm[1h]', 3_600_000)).rejects.toMatchObject({ errorType: 'execution' });
+    } finally {
+      db.close();
+      cleanup();
+    }
   });
 
   it('times out between steps with a timeout error', async () => {

@@ -234,6 +234,7 @@ export class SubtreeMemo {
     for (let i = 0; i < inputs.length; i++) {
       const a = inputs[i];
       const b = e.inputs[i];
+      if (a === b) continue; // one read-only answer (see answerSamples)
       if (a.length !== b.length) return undefined;
       for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return undefined;
     }
@@ -247,7 +248,7 @@ export class SubtreeMemo {
       this.samples -= old.size;
     }
     let size = out.length;
-    for (const ss of inputs) for (const s of ss) size += s.t.length;
+    for (const ss of inputs) size += answerSamples(ss);
     if (size > SUBTREE_MEMO_SAMPLES / 4) return;
     this.entries.set(key, { inputs, out, size });
     this.samples += size;
@@ -393,6 +394,24 @@ function absentLabels(arg: Expr): Labels {
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/**
+ * Samples per `select` answer, counted once: the engine never writes into an answer and
+ * treats it as read-only (the TSDB's contract, see `Tsdb.querier`: it hands the same
+ * array to every query that repeats a select while its data is unchanged), so the 500 rules of a group reading one 16k-series selector count
+ * it once, not 500 times. Weak, so an answer's entry goes with the answer.
+ */
+const answerSampleCounts = new WeakMap<readonly Series[], number>();
+
+function answerSamples(series: readonly Series[]): number {
+  let n = answerSampleCounts.get(series);
+  if (n === undefined) {
+    n = 0;
+    for (const s of series) n += s.t.length;
+    answerSampleCounts.set(series, n);
+  }
+  return n;
+}
+
 class Evaluator {
   readonly warnings = new Set<string>();
   samples = 0;
@@ -497,9 +516,7 @@ class Evaluator {
         range: node.kind === 'MatrixSelector' ? node.rangeMs : undefined,
         func: funcs.get(node),
       });
-      let n = 0;
-      for (const s of series) n += s.t.length;
-      this.addSamples(n, 'query execution');
+      this.addSamples(answerSamples(series), 'query execution');
       this.raw.set(node, series);
     }
   }

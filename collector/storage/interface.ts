@@ -104,7 +104,11 @@ export interface SelectHints {
  * appends do not change them. `close` releases any resources.
  */
 export interface Querier {
-  /** Series matching all matchers (at least one must not match the empty string), sorted by labels. */
+  /**
+   * Series matching all matchers (at least one must not match the empty string), sorted by
+   * labels. The answer is read-only: a store may hand the same array and Series to later
+   * calls (the TSDB's select cache does), so callers must not modify it.
+   */
   select(matchers: readonly Matcher[], hints?: SelectHints): Series[];
   /** Sorted label names of series matching the matchers (all series when none). */
   labelNames(matchers?: readonly Matcher[]): string[];

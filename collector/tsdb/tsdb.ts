@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Registry } from 'prom-client';
 import type { Labels, Logger } from '../../shared/index.js';
-import { compareLabels, formatDuration, isStaleNaN, labelsEqual, labelsToString, noopLogger, validateLabels } from '../../shared/index.js';
+import { compareLabels, formatDuration, getLabel, isStaleNaN, labelsEqual, labelsToString, noopLogger, validateLabels } from '../../shared/index.js';
 import type {
   Appender,
   Matcher,
@@ -110,11 +110,28 @@ class MemSeries {
    * what rule evaluation over recent data would otherwise spend most of its time on.
    */
   storedMaxT = -Infinity;
+  /** Scratch of `Tsdb.sortAnswer`: the stamp of its last check and the series' place then. */
+  orderStamp = 0;
+  orderPos = 0;
+  /** Set when retention drops the series from the index (see `Tsdb.knownSeries`). */
+  removed = false;
+  /** The write counter of this series' metric name (set by `Tsdb.addSeries`). */
+  name: NameWrites = NO_NAME;
   constructor(
     readonly id: number,
     readonly labels: Labels,
   ) {}
 }
+
+/**
+ * Counts commits' writes to the series of one metric name: every in-order sample and
+ * every new series bump it. A cached `select` whose matchers fix `__name__` is still
+ * valid when its name's counter has not moved, whatever the number of series it matched.
+ */
+interface NameWrites {
+  writes: number;
+}
+const NO_NAME: NameWrites = { writes: 0 };
 
 const CHUNK_HEAD = 0;
 /** Both chunk tables as one, for the queries at open. */
@@ -132,6 +149,9 @@ const SLAB_DOUBLES = 262_144;
 const SELECT_CACHE_SAMPLES = 4_000_000;
 const SELECT_CACHE_ENTRIES = 512;
 const SELECT_CACHE_ENTRY_SAMPLES = 1_000_000;
+/** Answers at least this large remember their order (see sortAnswer), for this many matcher sets. */
+const SORT_MEMO_MIN = 256;
+const SORT_MEMO_ENTRIES = 128;
 
 /**
  * A `select` answer kept for the next identical `select` (same matchers and window): the
@@ -140,6 +160,9 @@ const SELECT_CACHE_ENTRY_SAMPLES = 1_000_000;
  * created since `nextId`), no matched series got a sample at or before `maxt` (in-order
  * samples only ever land after a series' `maxT`, recorded in `maxTs`), and nothing else
  * changed stored data (`gen`: out-of-order chunks, compaction, rollups, retention).
+ * When the matchers fix `__name__` with `=`, an unmoved write counter of that metric
+ * (see {@link NameWrites}) proves the first two in O(1); only when it moved are the new
+ * ids and matched series checked one by one (a write after `maxt` keeps the entry).
  */
 interface SelectCacheEntry {
   readonly gen: number;
@@ -148,6 +171,9 @@ interface SelectCacheEntry {
   readonly matchers: readonly Matcher[];
   readonly matched: MemSeries[];
   readonly maxTs: Float64Array;
+  /** The counter of the metric name an equality matcher fixes, if any, and its value when last validated. */
+  readonly name: NameWrites | null;
+  nameWrites: number;
   readonly out: Series[];
   readonly samples: number;
 }
@@ -243,6 +269,16 @@ export class Tsdb implements Storage {
   private readonly byKey = new SeriesMap<MemSeries>();
   private readonly byId = new Map<number, MemSeries>();
   private readonly meta = new Map<string, MetricMetadataRecord>();
+  private readonly nameWrites = new Map<string, NameWrites>();
+  /**
+   * The series last appended under a caller's label array: a writer that hands the very
+   * same (immutable, as `Labels` are) array again, as the rule manager does for
+   * ALERTS/ALERTS_FOR_STATE every round, skips hashing and looking up its labels.
+   */
+  private readonly seriesOfArray = new WeakMap<Labels, MemSeries>();
+  /** Per matchers, the series of the last large answer in label order (see sortAnswer). */
+  private readonly lastOrder = new Map<string, MemSeries[]>();
+  private orderStamp = 0;
   private pendingQueue: PendingChunk[] = [];
   private nextSeriesId = 1;
   private chunkCount = 0;
@@ -453,6 +489,11 @@ export class Tsdb implements Storage {
   }
 
   private addSeries(s: MemSeries): void {
+    const name = getLabel(s.labels, '__name__');
+    let w = this.nameWrites.get(name);
+    if (!w) this.nameWrites.set(name, (w = { writes: 0 }));
+    w.writes++;
+    s.name = w;
     this.byKey.set(s);
     this.byId.set(s.id, s);
     this.index.add(s.id, s.labels);
@@ -475,7 +516,15 @@ export class Tsdb implements Storage {
 
   /** @internal The committed series with these labels, if any. */
   seriesByLabels(ls: Labels, hash: number): MemSeries | undefined {
-    return this.byKey.get(ls, hash);
+    const s = this.byKey.get(ls, hash);
+    if (s) this.seriesOfArray.set(ls, s);
+    return s;
+  }
+
+  /** @internal The committed series last appended under this very array, unless retention removed it since. */
+  knownSeries(ls: Labels): MemSeries | undefined {
+    const s = this.seriesOfArray.get(ls);
+    return s && !s.removed ? s : undefined;
   }
 
   /** @internal Checks a label set for a new series; throws StorageError. */
@@ -587,6 +636,7 @@ export class Tsdb implements Storage {
     for (const ns of b.newSeries) {
       const s = new MemSeries(ns.id as number, this.index.internLabels(ns.labels));
       this.addSeries(s);
+      this.seriesOfArray.set(ns.labels, s);
       ns.series = s;
     }
     for (let k = 0; k < nIn; k++) {
@@ -651,6 +701,7 @@ export class Tsdb implements Storage {
       s.headFirstWal = walId;
     }
     h.append(t, v);
+    s.name.writes++;
     s.maxT = t;
     s.lastV = v;
     if (t < s.minT) s.minT = t;
@@ -717,8 +768,11 @@ export class Tsdb implements Storage {
   // ---- read ------------------------------------------------------------------------
 
   /**
-   * A reader of the samples in [mint, maxt]. `select` answers share their sample arrays
-   * with a cache (see {@link SelectCacheEntry}): callers must not write into them. The
+   * A reader of the samples in [mint, maxt]. `select` answers are read-only: a repeated
+   * `select` may return the very same array (and Series objects and sample arrays) from
+   * a cache (see {@link SelectCacheEntry}), so callers must not reorder, extend or write
+   * into the array, its Series or their `t`/`v` (copy first). The PromQL engine relies on
+   * this to count an answer's samples once (see collector/promql/engine.ts). The
    * arrays of one answer are views of shared buffers of up to 2 MiB (see readRawMany), so
    * keeping one series of a large answer keeps its buffer.
    */
@@ -744,9 +798,10 @@ export class Tsdb implements Storage {
         this.assertOpen();
         const key = selectKey(mint, maxt, matchers);
         const hit = this.cachedSelect(key);
-        if (hit) return hit.slice();
+        if (hit) return hit;
         const all: MemSeries[] = [];
-        const out: Series[] = [];
+        let out: Series[] = [];
+        const src: MemSeries[] = []; // the series of each element of `out`
         let samples = 0;
         // Rollups make an answer depend on the clock (see readSeries): not cached then.
         let cacheable = true;
@@ -756,7 +811,10 @@ export class Tsdb implements Storage {
           if (s.rollupUntil > mint) cacheable = false;
           if (this.rollupSplit(s, mint, hints) > mint) {
             const c = this.readSeries(s, mint, maxt, hints);
-            if (c.t.length) out.push({ labels: s.labels, t: c.t, v: c.v });
+            if (c.t.length) {
+              out.push({ labels: s.labels, t: c.t, v: c.v });
+              src.push(s);
+            }
             samples += c.t.length;
           } else {
             raw.push(s);
@@ -765,12 +823,15 @@ export class Tsdb implements Storage {
         const decoded = this.readRawMany(raw, mint, maxt);
         for (let i = 0; i < raw.length; i++) {
           const c = decoded[i];
-          if (c.t.length) out.push({ labels: raw[i].labels, t: c.t, v: c.v });
+          if (c.t.length) {
+            out.push({ labels: raw[i].labels, t: c.t, v: c.v });
+            src.push(raw[i]);
+          }
           samples += c.t.length;
         }
-        out.sort((a, b) => compareLabels(a.labels, b.labels));
+        out = this.sortAnswer(matchers, src, out);
         if (cacheable && samples <= SELECT_CACHE_ENTRY_SAMPLES) this.cacheSelect(key, maxt, matchers, all, out, samples);
-        return out.slice();
+        return out;
       },
       labelNames: (matchers) => {
         const names = new Set<string>();
@@ -788,16 +849,61 @@ export class Tsdb implements Storage {
     };
   }
 
+  /**
+   * `out` (read from `src`, element for element) sorted by labels. A selector read at a
+   * new time misses the select cache (every rule group round does, once per selector)
+   * but mostly matches the same series as before: when they are exactly the series of
+   * the last large answer to the same matchers, their order is reused instead of
+   * comparing labels again.
+   */
+  private sortAnswer(matchers: readonly Matcher[], src: MemSeries[], out: Series[]): Series[] {
+    if (out.length < SORT_MEMO_MIN) return out.sort((a, b) => compareLabels(a.labels, b.labels));
+    const mkey = matchersKey(matchers);
+    const prev = this.lastOrder.get(mkey);
+    if (prev && prev.length === src.length) {
+      const stamp = ++this.orderStamp;
+      for (let i = 0; i < prev.length; i++) {
+        prev[i].orderStamp = stamp;
+        prev[i].orderPos = i;
+      }
+      // Same length, every (distinct) series among the previous ones: the same set.
+      let same = true;
+      for (let i = 0; same && i < src.length; i++) same = src[i].orderStamp === stamp;
+      if (same) {
+        const sorted = new Array<Series>(out.length);
+        for (let i = 0; i < src.length; i++) sorted[src[i].orderPos] = out[i];
+        this.lastOrder.delete(mkey);
+        this.lastOrder.set(mkey, prev); // most recently used last
+        return sorted;
+      }
+    }
+    const idx = Array.from({ length: out.length }, (_, i) => i);
+    idx.sort((a, b) => compareLabels(out[a].labels, out[b].labels));
+    const sorted = idx.map((i) => out[i]);
+    this.lastOrder.delete(mkey);
+    this.lastOrder.set(
+      mkey,
+      idx.map((i) => src[i]),
+    );
+    for (const k of this.lastOrder.keys()) {
+      if (this.lastOrder.size <= SORT_MEMO_ENTRIES) break;
+      this.lastOrder.delete(k);
+    }
+    return sorted;
+  }
+
   /** A still valid cached answer for `key`, or undefined (dropping an invalid one). */
   private cachedSelect(key: string): Series[] | undefined {
     const e = this.selectCache.get(key);
     if (!e) return undefined;
     let valid = e.gen === this.readGen;
-    for (let id = e.nextId; valid && id < this.nextSeriesId; id++) {
+    // Nothing written to the metric since the last validation: no new matching series, no new sample.
+    const quick = valid && e.name !== null && e.name.writes === e.nameWrites;
+    for (let id = e.nextId; valid && !quick && id < this.nextSeriesId; id++) {
       const s = this.byId.get(id);
       if (s && matchLabels(e.matchers, s.labels)) valid = false;
     }
-    for (let i = 0; valid && i < e.matched.length; i++) {
+    for (let i = 0; valid && !quick && i < e.matched.length; i++) {
       const was = e.maxTs[i];
       if (was < e.maxt && e.matched[i].maxT !== was) valid = false;
     }
@@ -807,6 +913,7 @@ export class Tsdb implements Storage {
       return undefined;
     }
     e.nextId = this.nextSeriesId;
+    if (e.name) e.nameWrites = e.name.writes;
     this.selectCache.set(key, e); // most recently used last
     return e.out;
   }
@@ -819,7 +926,10 @@ export class Tsdb implements Storage {
       this.selectCache.delete(key);
       this.selectCacheSamples -= old.samples;
     }
-    this.selectCache.set(key, { gen: this.readGen, nextId: this.nextSeriesId, maxt, matchers, matched, maxTs, out, samples });
+    let name: NameWrites | null = null;
+    for (const m of matchers) if (m.type === '=' && m.name === '__name__') name = this.nameWrites.get(m.value) ?? null;
+    const nameWrites = name ? name.writes : 0;
+    this.selectCache.set(key, { gen: this.readGen, nextId: this.nextSeriesId, maxt, matchers, matched, maxTs, name, nameWrites, out, samples });
     this.selectCacheSamples += samples;
     for (const [k, e] of this.selectCache) {
       if (this.selectCacheSamples <= SELECT_CACHE_SAMPLES && this.selectCache.size <= SELECT_CACHE_ENTRIES) break;
@@ -1069,6 +1179,7 @@ export class Tsdb implements Storage {
         this.stmts.deleteSeriesRollups.run(s.id);
         this.byId.delete(s.id);
         this.byKey.delete(s);
+        s.removed = true;
         this.index.remove(s.id, s.labels);
         removed++;
       }
@@ -1187,7 +1298,11 @@ function decodeBlobs(blobs: readonly Uint8Array[], mint: number, maxt: number, t
 
 /** The select-cache key of a window and matchers (NUL cannot occur in label names). */
 function selectKey(mint: number, maxt: number, ms: readonly Matcher[]): string {
-  let k = `${mint}\u0000${maxt}`;
+  return `${mint}\u0000${maxt}${matchersKey(ms)}`;
+}
+
+function matchersKey(ms: readonly Matcher[]): string {
+  let k = '';
   for (const m of ms) k += `\u0000${m.name}\u0000${m.type}\u0000${m.value.length}\u0000${m.value}`;
   return k;
 }
@@ -1300,8 +1415,9 @@ class TsdbAppender implements Appender, Batch {
   append(labels: Labels, t: number, v: number): void {
     if (this.done) throw new Error('tsdb: appender already committed or rolled back');
     if (!Number.isSafeInteger(t)) throw this.db.reject('too_old', `timestamp ${t} of ${describe(labels)} is not an integer number of milliseconds`);
-    const hash = hashLabels(labels);
-    let target: MemSeries | NewSeries | undefined = this.db.seriesByLabels(labels, hash);
+    let hash = 0;
+    let target: MemSeries | NewSeries | undefined = this.db.knownSeries(labels);
+    if (!target) target = this.db.seriesByLabels(labels, (hash = hashLabels(labels)));
     if (!target) {
       target = this.newByKey.get(labels, hash);
       if (!target) {
