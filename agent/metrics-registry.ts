@@ -4,9 +4,10 @@
  * prom-client names them), written in the text format by shared/exposition.ts.
  *
  * Why not prom-client, as the collector uses: the agent runs on every node under a
- * memory goal (issue 4: 60 MB), and prom-client with its default metrics costs the
- * agent ~5 MB (2.8 MB by being imported; its default collectors' GC observer and
- * event-loop histogram the rest), for about twenty series. The option names match
+ * memory goal (issue 4: 60 MB), and prom-client imported alone adds about 5 MB of
+ * anonymous memory to a bare Node process (the import table of
+ * test/bench/results/agent-rss.md), before its default collectors run, for about twenty
+ * series. The option names match
  * prom-client's (`name`, `help`, `labelNames`, `buckets`, `registers`), so code written
  * against one reads the same against the other.
  */
@@ -81,16 +82,16 @@ abstract class Metric<V> implements Collectable {
 
   protected slot(labels: LabelValues | undefined, init: () => V): { labels: string; v: V } {
     let key = '';
-    let text = '';
     for (const n of this.labelNames) {
       const value = labels?.[n];
       if (value === undefined) throw new Error(`${this.name}: label "${n}" is missing`);
       key += String(value) + '\u0000';
-      text += (text ? ',' : '') + `${n}="${escapeLabelValue(String(value))}"`;
     }
     if (labels) for (const n of Object.keys(labels)) if (!this.labelNames.includes(n)) throw new Error(`${this.name}: unknown label "${n}"`);
     let s = this.values.get(key);
     if (!s) {
+      // Rendered once per label combination, not on every inc/observe.
+      const text = this.labelNames.map((n) => `${n}="${escapeLabelValue(String(labels?.[n]))}"`).join(',');
       s = { labels: text, v: init() };
       this.values.set(key, s);
     }

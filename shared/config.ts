@@ -65,8 +65,10 @@ export function envName(f: FlagSpec, prefix: string): string {
 /**
  * Runs `fn` with an Ajv instance that has the config formats, then releases the modules
  * loaded for it. A program validates its configuration once at start (and at a reload):
- * keeping the validator resident would cost every agent ~2 MB for nothing, so Ajv is
- * loaded through `require` and its cache entries are dropped after use.
+ * keeping the validator resident would cost every agent memory for nothing (Ajv imported
+ * alone adds about 4 MB of anonymous memory to a bare Node process: the import table of
+ * test/bench/results/agent-rss.md), so Ajv is loaded through `require` and its cache
+ * entries are dropped after use.
  */
 function withAjv<T>(fn: (ajv: Ajv) => T): T {
   const req = createRequire(import.meta.url);

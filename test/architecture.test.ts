@@ -70,8 +70,8 @@ describe('import rules of the design', () => {
   });
 
   it.each([
-    ['@kubernetes/client-node', 'its import costs ~59 MB; only a kubeconfig with an exec plugin or auth provider loads it, on demand'],
-    ['prom-client', 'the agent has its own small registry (agent/metrics-registry.ts): prom-client and its defaults cost ~5 MB'],
+    ['@kubernetes/client-node', 'its import costs 55–60 MB (test/bench/results/agent-rss.md); only a kubeconfig with an exec plugin or auth provider loads it, on demand'],
+    ['prom-client', 'the agent has its own small registry (agent/metrics-registry.ts): prom-client alone costs about 5 MB (test/bench/results/agent-rss.md)'],
   ])('the agent never imports %s eagerly: %s', (pkg) => {
     const eager: string[] = [];
     const re = new RegExp(`^\\s*(?:import|export)\\s+(?!type\\s)[^;]*?from\\s+['"]${pkg.replace(/[/]/g, '\\/')}['"]`, 'm');

@@ -13,7 +13,6 @@ export class KubeApiError extends Error {
   constructor(
     readonly statusCode: number,
     message: string,
-    readonly reason = '',
   ) {
     super(message);
     this.name = 'KubeApiError';
@@ -104,7 +103,7 @@ export class KubeClient {
     }
     if (e.type === 'ERROR') {
       const s = e.object as Status;
-      throw new KubeApiError(s.code ?? 0, `${this.describe(path)}: watch error ${s.code ?? ''} ${s.reason ?? ''}: ${s.message ?? ''}`.trim(), s.reason);
+      throw new KubeApiError(s.code ?? 0, `${this.describe(path)}: watch error ${s.code ?? ''} ${s.reason ?? ''}: ${s.message ?? ''}`.trim());
     }
     return e;
   }
@@ -136,14 +135,11 @@ export class KubeClient {
     res.setEncoding('utf8');
     for await (const chunk of res) if (body.length < MAX_ERROR_BODY) body += chunk as string;
     let message = body.slice(0, 500);
-    let reason = '';
     try {
-      const s = JSON.parse(body) as Status;
-      message = s.message ?? message;
-      reason = s.reason ?? '';
+      message = (JSON.parse(body) as Status).message ?? message;
     } catch {
       // not a Status: keep the raw text
     }
-    throw new KubeApiError(res.statusCode ?? 0, `${this.describe(path)}: HTTP ${res.statusCode}: ${message}`, reason);
+    throw new KubeApiError(res.statusCode ?? 0, `${this.describe(path)}: HTTP ${res.statusCode}: ${message}`);
   }
 }

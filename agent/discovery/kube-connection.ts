@@ -1,8 +1,9 @@
 /**
  * Where the Kubernetes API server is and how to authenticate to it, for the agent's one
  * pod watch. The agent does not import `@kubernetes/client-node` for this: merely loading
- * it costs ~59 MB of the agent's memory (its generated models), more than the agent
- * needs for everything else on a 110-pod node. In-cluster config (the DaemonSet's case)
+ * it adds 55–60 MB of RSS to a bare Node process (its generated models; the import table
+ * of test/bench/results/agent-rss.md), more than the agent needs for everything else on a
+ * 110-pod node. In-cluster config (the DaemonSet's case)
  * and plain kubeconfigs (token, token file, client certificate, basic auth) are read
  * here; only a kubeconfig whose user runs an `exec` plugin or an `auth-provider` loads
  * client-node, lazily, to let it produce the credentials as kubectl would.

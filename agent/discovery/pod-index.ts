@@ -113,11 +113,6 @@ export class PodStore implements PodIndex {
     return this.byUid.size;
   }
 
-  /** All pods, in insertion order. */
-  pods(): IterableIterator<PodInfo> {
-    return this.byUid.values();
-  }
-
   /** Adds or replaces one pod (an ADD or UPDATE event). */
   upsert(pod: PodObject): void {
     const info = podInfoFromPod(pod);

@@ -78,11 +78,6 @@ export class PodWatcher implements PodIndex, Service {
   size(): number {
     return this.store.size();
   }
-  /** The pods held now. */
-  pods(): PodInfo[] {
-    return [...this.store.pods()];
-  }
-
   /**
    * Lists and starts watching. Resolves after the first list succeeded, or after
    * `startTimeoutMs` (the watcher keeps retrying in the background; `synced()` tells).
@@ -94,12 +89,6 @@ export class PodWatcher implements PodIndex, Service {
     this.running = this.run();
     await Promise.race([synced, sleep(this.opts.startTimeoutMs ?? 10_000, this.stopAc.signal)]);
     if (!this.synced()) this.log.warn({ node: this.opts.nodeName }, 'Pod list not complete yet; pods are named from the kubelet summary until it is');
-  }
-
-  /** Resolves once the index holds a complete list (or at once if it does), or when stopped. */
-  waitForSync(): Promise<void> {
-    if (this.synced() || this.stopAc.signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => this.syncWaiters.push(resolve));
   }
 
   async stop(): Promise<void> {

@@ -1,24 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { labelsFromObject } from '../../shared/index.js';
 import { AlertingRule, RESOLVED_RETENTION_MS } from './alerting-rule.js';
-import type { RuleSpec } from './rule-file.js';
+import { alertSpec } from '../../test/alerting/rule-spec.js';
 
 const MIN = 60_000;
 
-function spec(over: Partial<RuleSpec> = {}): RuleSpec {
-  return {
-    kind: 'alert',
-    name: 'HighLoad',
-    expr: 'load > 1',
-    forMs: 0,
-    keepFiringForMs: 0,
-    labels: { severity: 'warning' },
-    annotations: { summary: '{{ $labels.instance }} load {{ $value }}' },
-    file: 'test.yml',
-    line: 1,
-    ...over,
-  };
-}
 
 const series = labelsFromObject({ __name__: 'load', instance: 'n1' });
 
@@ -42,7 +28,7 @@ describe('alert state transitions', () => {
     { name: 'keep_firing_for resets when back', forMs: 0, keepFiringForMs: 2 * MIN, steps: [2, null, 2, null, null, null], want: ['firing', 'firing', 'firing', 'firing', 'firing', 'inactive'] },
     { name: 'back after resolution starts pending again', forMs: 1 * MIN, keepFiringForMs: 0, steps: [2, 2, null, 2], want: ['pending', 'firing', 'inactive', 'pending'] },
   ])('$name', async ({ forMs, keepFiringForMs, steps, want }) => {
-    const rule = new AlertingRule(spec({ forMs, keepFiringForMs }), { externalLabels: {}, externalURL: '' });
+    const rule = new AlertingRule(alertSpec({ forMs, keepFiringForMs }), { externalLabels: {}, externalURL: '' });
     const got: string[] = [];
     for (let i = 0; i < steps.length; i++) {
       const v = steps[i];
@@ -54,7 +40,7 @@ describe('alert state transitions', () => {
   });
 
   it('writes ALERTS and ALERTS_FOR_STATE for pending and firing alerts', async () => {
-    const rule = new AlertingRule(spec({ forMs: MIN }), { externalLabels: {}, externalURL: '' });
+    const rule = new AlertingRule(alertSpec({ forMs: MIN }), { externalLabels: {}, externalURL: '' });
     const t0 = 1_700_000_000_000;
     let r = await rule.eval([{ labels: series, t: t0, v: 3 }], t0);
     expect(r.samples.map((s) => [Object.fromEntries(s.labels.map((l) => [l.name, l.value])), s.v])).toEqual([
@@ -68,7 +54,7 @@ describe('alert state transitions', () => {
   });
 
   it('sends firing alerts with endsAt = t + 4·max(resend, interval), resolved once, then drops them after retention', async () => {
-    const rule = new AlertingRule(spec(), { externalLabels: { cluster: 'c1' }, externalURL: '' });
+    const rule = new AlertingRule(alertSpec(), { externalLabels: { cluster: 'c1' }, externalURL: '' });
     await rule.eval([{ labels: series, t: 0, v: 3 }], 0);
     let sent = rule.alertsToSend(0, MIN, 30_000, 'http://x/graph');
     expect(sent).toHaveLength(1);
@@ -85,7 +71,7 @@ describe('alert state transitions', () => {
   });
 
   it('refuses duplicate label sets after applying rule labels', async () => {
-    const rule = new AlertingRule(spec({ labels: { instance: 'same' } }), { externalLabels: {}, externalURL: '' });
+    const rule = new AlertingRule(alertSpec({ labels: { instance: 'same' } }), { externalLabels: {}, externalURL: '' });
     const a = labelsFromObject({ __name__: 'load', instance: 'n1' });
     const b = labelsFromObject({ __name__: 'load', instance: 'n2' });
     await expect(rule.eval([{ labels: a, t: 0, v: 1 }, { labels: b, t: 0, v: 1 }], 0)).rejects.toThrow(/same labelset/);
@@ -93,7 +79,7 @@ describe('alert state transitions', () => {
 
   it('restores for state: downtime does not count, grace period applies', async () => {
     const mk = async () => {
-      const r = new AlertingRule(spec({ forMs: 30 * MIN }), { externalLabels: {}, externalURL: '' });
+      const r = new AlertingRule(alertSpec({ forMs: 30 * MIN }), { externalLabels: {}, externalURL: '' });
       await r.eval([{ labels: series, t: 0, v: 3 }], 100 * MIN);
       return r;
     };

@@ -9,26 +9,12 @@ import { MemoryStorage } from '../storage/memory.js';
 import { Engine, engineQueryFunc } from '../promql/index.js';
 import { AlertingRule } from './alerting-rule.js';
 import { AlertHistory } from './history.js';
-import type { RuleSpec } from './rule-file.js';
+import { alertSpec } from '../../test/alerting/rule-spec.js';
 import { Template } from './template.js';
 
 const MIN = 60_000;
 const series = labelsFromObject({ __name__: 'load', instance: 'n1' });
 
-function spec(over: Partial<RuleSpec> = {}): RuleSpec {
-  return {
-    kind: 'alert',
-    name: 'HighLoad',
-    expr: 'load > 1',
-    forMs: 0,
-    keepFiringForMs: 0,
-    labels: { severity: 'warning' },
-    annotations: { summary: '{{ $labels.instance }} load {{ $value }}' },
-    file: 'test.yml',
-    line: 1,
-    ...over,
-  };
-}
 
 describe('Template.constant and usesQuery', () => {
   it('knows plain text and query calls, also nested in control structures and parentheses', () => {
@@ -45,7 +31,7 @@ describe('Template.constant and usesQuery', () => {
 
 describe('expansions reused across rounds', () => {
   it('re-expands annotations when the value changes and keeps them when it does not', async () => {
-    const rule = new AlertingRule(spec(), { externalLabels: {}, externalURL: '' });
+    const rule = new AlertingRule(alertSpec(), { externalLabels: {}, externalURL: '' });
     const summaries: string[] = [];
     for (const [i, v] of [3, 3, 4, 4, 3].entries()) {
       await rule.eval([{ labels: series, t: i * MIN, v }], i * MIN);
@@ -56,7 +42,7 @@ describe('expansions reused across rounds', () => {
   });
 
   it('recomputes label templates that read the value', async () => {
-    const rule = new AlertingRule(spec({ labels: { band: '{{ if gt $value 5.0 }}high{{ else }}low{{ end }}' } }), { externalLabels: {}, externalURL: '' });
+    const rule = new AlertingRule(alertSpec({ labels: { band: '{{ if gt $value 5.0 }}high{{ else }}low{{ end }}' } }), { externalLabels: {}, externalURL: '' });
     const bands: string[] = [];
     for (const [i, v] of [2, 7, 7, 2].entries()) {
       await rule.eval([{ labels: series, t: i * MIN, v }], i * MIN);
@@ -69,7 +55,7 @@ describe('expansions reused across rounds', () => {
   });
 
   it('an equal label set in a new array gives the same alert', async () => {
-    const rule = new AlertingRule(spec({ forMs: MIN }), { externalLabels: {}, externalURL: '' });
+    const rule = new AlertingRule(alertSpec({ forMs: MIN }), { externalLabels: {}, externalURL: '' });
     await rule.eval([{ labels: series, t: 0, v: 3 }], 0);
     await rule.eval([{ labels: labelsFromObject({ __name__: 'load', instance: 'n1' }), t: MIN, v: 5 }], MIN);
     expect(rule.alerts()).toHaveLength(1);
@@ -79,7 +65,7 @@ describe('expansions reused across rounds', () => {
   it('re-runs templates that call query every round, even with the same labels and value', async () => {
     const store = new MemoryStorage();
     const query = engineQueryFunc(new Engine(), store);
-    const rule = new AlertingRule(spec({ annotations: { peers: '{{ with query "peers" }}{{ . | first | value }}{{ end }}' } }), {
+    const rule = new AlertingRule(alertSpec({ annotations: { peers: '{{ with query "peers" }}{{ . | first | value }}{{ end }}' } }), {
       externalLabels: {},
       externalURL: '',
       query,
@@ -94,7 +80,7 @@ describe('expansions reused across rounds', () => {
   });
 
   it('ALERTS follows the state while ALERTS_FOR_STATE follows a restored activeAt', async () => {
-    const rule = new AlertingRule(spec({ forMs: 2 * MIN }), { externalLabels: {}, externalURL: '' });
+    const rule = new AlertingRule(alertSpec({ forMs: 2 * MIN }), { externalLabels: {}, externalURL: '' });
     const states: string[] = [];
     const forState: number[] = [];
     for (let i = 0; i < 4; i++) {
@@ -119,7 +105,7 @@ describe('history touches with remembered episodes', () => {
 
   it('moves last_seen_at every round and writes value, peak and annotations when they change', async () => {
     const h = new AlertHistory({ db: ':memory:' });
-    const rule = new AlertingRule(spec(), { externalLabels: {}, externalURL: '' });
+    const rule = new AlertingRule(alertSpec(), { externalLabels: {}, externalURL: '' });
     await step(h, rule, 0, 3);
     await step(h, rule, MIN, 3);
     expect(rows(h)).toEqual([{ state: 'firing', last_seen_at: MIN, last_value: 3, peak_value: 3, annotations: '{"summary":"n1 load 3"}' }]);
@@ -134,7 +120,7 @@ describe('history touches with remembered episodes', () => {
 
   it('leaves an episode closed behind its back alone and follows the one that replaced it', async () => {
     const h = new AlertHistory({ db: ':memory:' });
-    const rule = new AlertingRule(spec(), { externalLabels: {}, externalURL: '' });
+    const rule = new AlertingRule(alertSpec(), { externalLabels: {}, externalURL: '' });
     await step(h, rule, 0, 3);
     await step(h, rule, MIN, 3);
     // Closed elsewhere (as after a restart that did not see the alert).
@@ -143,7 +129,7 @@ describe('history touches with remembered episodes', () => {
     expect(rows(h)).toEqual([expect.objectContaining({ state: 'resolved', last_seen_at: 90_000 })]);
     // A rule of the same name and labels in another group opens a new episode: the first
     // rule's alert (same fingerprint) touches that one, unchanged or not.
-    const twin = new AlertingRule(spec(), { externalLabels: {}, externalURL: '' });
+    const twin = new AlertingRule(alertSpec(), { externalLabels: {}, externalURL: '' });
     await step(h, twin, 3 * MIN, 3);
     await step(h, rule, 4 * MIN, 3);
     expect(rows(h)[1]).toMatchObject({ state: 'firing', last_seen_at: 4 * MIN, last_value: 3 });

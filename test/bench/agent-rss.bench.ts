@@ -12,12 +12,14 @@
  *
  * Run: npx vitest run --config vitest.bench.config.ts test/bench/agent-rss.bench.ts
  * Env: KUBEPULSE_BENCH_AGENT_RSS_TICKS (default 12), KUBEPULSE_BENCH_AGENT_RSS_INTERVAL
- * (default 10s), KUBEPULSE_BENCH_AGENT_RSS_SNAPSHOT=0 to skip the heap snapshot.
+ * (default 10s), KUBEPULSE_BENCH_AGENT_RSS_SNAPSHOT=0 to skip the heap snapshot;
+ * experiments: KUBEPULSE_BENCH_AGENT_RSS_NODE_FLAGS, KUBEPULSE_BENCH_AGENT_RSS_ENV (`K=V,…`;
+ * `K=` removes K, e.g. the DaemonSet's glibc settings).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -27,7 +29,8 @@ import { decodeWriteRequest, snappyDecompress } from '../../shared/wire.js';
 import { JOB_KUBELET, JOB_NODE } from '../../shared/metric-names.js';
 import type { FakesInfo, FakesStats } from './agent-rss/fakes.js';
 import { summariseHeapSnapshot, type HeapRow, type HeapSummary } from './agent-rss/heap-summary.js';
-import { metricValue, procCpuSeconds, procMemory, rssByMapping, type ProcMemory } from './agent-rss/proc.js';
+import { metricValue, procCpuSeconds, procMemory, rssByMapping, type ProcMemory } from '../helpers/proc-stats.js';
+import { freePort } from '../helpers/procs.js';
 
 const TICKS = Number(process.env.KUBEPULSE_BENCH_AGENT_RSS_TICKS ?? 12);
 const INTERVAL = process.env.KUBEPULSE_BENCH_AGENT_RSS_INTERVAL ?? '10s';
@@ -79,18 +82,10 @@ const table = (head: string[], body: string[][]) => [`| ${head.join(' | ')} |`, 
 
 /** The environment a DaemonSet container gets, not the test runner's (no NODE_OPTIONS etc.). */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), ...extra };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), ...extra };
+  // `K=` in KUBEPULSE_BENCH_AGENT_RSS_ENV removes K (e.g. one of the DaemonSet's settings).
+  for (const [k, v] of Object.entries(env)) if (v === '') delete env[k];
+  return env;
 }
 
 /** Keeps the last `max` characters a child wrote, for error messages. */
@@ -520,7 +515,7 @@ ${typeProblems ? `\nNote: tsc reported type errors in files being edited when th
 The real program as the DaemonSet runs it: agent/, shared/ built with tsconfig.build.json
 (into a temp dir, as \`npm run build\` would into dist/), started as
 
-    ${Object.entries({ ...DAEMONSET_ENV, ...EXTRA_ENV }).map(([k, v]) => `${k}=${v} `).join('')}NODE_NAME=${nodeName} ${agentCommand.join(' ')}
+    ${Object.entries({ ...DAEMONSET_ENV, ...EXTRA_ENV }).filter(([, v]) => v !== '').map(([k, v]) => `${k}=${v} `).join('')}NODE_NAME=${nodeName} ${agentCommand.join(' ')}
 
 (the \`--heapsnapshot-signal\` flag only installs a signal handler; the snapshot is taken after
 the last measured tick). Around it, each in its own process so that its memory is not the

@@ -9,11 +9,12 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { procCpuSeconds, procMemory } from '../helpers/proc-stats.js';
+import { freePort } from '../helpers/procs.js';
 import { generateNode } from '../agent-pods/generated-node.js';
 
 const N = Number(process.env.KUBEPULSE_BENCH_PODS_N ?? 40);
@@ -176,28 +177,6 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function procCpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function procRss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
 /** The agent's V8 flags in the DaemonSet (helm/kubepulse/templates/agent/daemonset.yaml), plus gc() for the live-heap row. */
 const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
 
@@ -231,7 +210,7 @@ async function measurePrometheus(dir: string, name: string, scrapeConfig: string
     await new Promise((r) => setTimeout(r, windowS * 1000));
     const cpu = procCpuSeconds(child.pid!) - c0;
     const s1 = await scrapes();
-    return { cpu, rss: procRss(child.pid!), scrapes: s1 - s0 };
+    return { cpu, rss: procMemory(child.pid!).vmRss, scrapes: s1 - s0 };
   } finally {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');

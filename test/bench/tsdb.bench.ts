@@ -13,7 +13,7 @@
  
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -21,6 +21,7 @@ import type { TimeSeries } from '../../shared/index.js';
 import { encodeWriteRequestBody } from '../../shared/index.js';
 import { openTsdb } from '../../collector/tsdb/index.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { procCpuSeconds, procMemory } from '../helpers/proc-stats.js';
 import { freePort, httpOk, waitFor } from '../helpers/procs.js';
 import { rng } from '../tsdb/helpers.js';
 import { makeSeries, tick, tickTime, STEP, type Gen } from '../tsdb/bench-data.js';
@@ -69,17 +70,6 @@ interface Target {
   pid: number;
   child: ChildProcess;
   stop(): Promise<void>;
-}
-
-function cpuSecondsOf(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(parts[11]) + Number(parts[12])) / 100; // utime + stime, USER_HZ
-}
-
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
@@ -220,17 +210,17 @@ it('tsdb vs Prometheus 2.42: ingest, memory, bytes per sample, reads, crash reco
       const dir = mkdtempSync(join(work, 'ingest-'));
       const target = await start(dir);
       targets.push(target);
-      const rss0 = rssOf(target.pid);
+      const rss0 = procMemory(target.pid).vmRss;
       const heap0 = target.name === 'prometheus' ? await promMetric(target.url, 'go_memstats_heap_inuse_bytes') : 0;
-      const cpu0 = cpuSecondsOf(target.pid);
+      const cpu0 = procCpuSeconds(target.pid);
       let t = performance.now();
       await push(target.url, groups[0], 4);
       const first = (performance.now() - t) / 1000;
-      const cpu1 = cpuSecondsOf(target.pid);
+      const cpu1 = procCpuSeconds(target.pid);
       t = performance.now();
       for (const g of groups.slice(1)) await push(target.url, g, 4);
       const steadySecs = (performance.now() - t) / 1000;
-      const cpu2 = cpuSecondsOf(target.pid);
+      const cpu2 = procCpuSeconds(target.pid);
       const steadySamples = SERIES * (TICKS - 1);
       let heapPerSeries: number;
       if (target.name === 'prometheus') {
@@ -243,7 +233,7 @@ it('tsdb vs Prometheus 2.42: ingest, memory, bytes per sample, reads, crash reco
         first: SERIES / first,
         steady: steadySamples / steadySecs,
         cpuPerSample: ((cpu2 - cpu1) / steadySamples) * 1e6,
-        rssPerSeries: (rssOf(target.pid) - rss0) / SERIES,
+        rssPerSeries: (procMemory(target.pid).vmRss - rss0) / SERIES,
         heapPerSeries,
       };
       void cpu0;

@@ -8,8 +8,8 @@
  * Only for cgroupfs: on an ordinary filesystem a kept descriptor would go on reading a
  * file that was replaced or deleted. {@link isCgroupFs} tells.
  */
-import { closeSync, openSync, readFileSync, readSync, statfsSync } from 'node:fs';
-import { readCgroupFile, type FileReader } from './read-stats.js';
+import { closeSync, readFileSync, readSync, statfsSync } from 'node:fs';
+import { CGROUP_READ_BUF, openCgroupFile, readCgroupFile, type FileReader } from './read-stats.js';
 
 /** A {@link FileReader} with per-tick upkeep: `endTick` closes files not read this tick. */
 export interface KeptFileReader extends FileReader {
@@ -44,8 +44,8 @@ export function defaultKeepOpenBudget(): number {
   }
 }
 
-/** Shared read buffer, as in {@link readCgroupFile}: the files read are far below 64 KiB. */
-const BUF = Buffer.allocUnsafe(64 * 1024);
+// One read buffer for both readers: reads never interleave (the source is synchronous).
+const BUF = CGROUP_READ_BUF;
 
 interface Kept {
   fd: number;
@@ -83,14 +83,8 @@ export function keepOpenReader(maxOpen: number = defaultKeepOpenBudget()): KeptF
       return readCgroupFile(path);
     }
     if (kept.size >= maxOpen) return readCgroupFile(path);
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENODEV' || code === 'ENOTDIR') return undefined;
-      throw err;
-    }
+    const fd = openCgroupFile(path);
+    if (fd === undefined) return undefined;
     const entry = { fd, tick };
     kept.set(path, entry);
     const text = readKept(path, entry);

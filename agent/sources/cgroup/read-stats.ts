@@ -13,8 +13,20 @@ import { V1_UNLIMITED, flatKeyedValue as kv, parseCpuMax, parsePressure, parseSi
  */
 export type FileReader = (path: string) => string | undefined;
 
-/** Shared read buffer: every cgroup interface file this source reads is far below 64 KiB. */
-const BUF = Buffer.allocUnsafe(64 * 1024);
+/** Shared read buffer (with the keep-open reader): every cgroup interface file this source reads is far below 64 KiB. */
+export const CGROUP_READ_BUF = Buffer.allocUnsafe(64 * 1024);
+const BUF = CGROUP_READ_BUF;
+
+/** Opens a cgroup file for reading; undefined when it (or its cgroup) is gone. Other errors throw. */
+export function openCgroupFile(path: string): number | undefined {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENODEV' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
 
 /**
  * The default reader. Synchronous on purpose: cgroupfs files are generated from kernel
@@ -23,14 +35,8 @@ const BUF = Buffer.allocUnsafe(64 * 1024);
  * reads per tick on a full node.
  */
 export const readCgroupFile: FileReader = (path) => {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENODEV' || code === 'ENOTDIR') return undefined;
-    throw err;
-  }
+  const fd = openCgroupFile(path);
+  if (fd === undefined) return undefined;
   try {
     let n = readSync(fd, BUF, 0, BUF.length, 0);
     if (n < BUF.length) return BUF.toString('latin1', 0, n);

@@ -1,5 +1,5 @@
 /**
- * What the agent-rss bench reads about a running process from /proc (Linux): memory
+ * What the benchmarks read about a running process from /proc (Linux): memory
  * from `status` and `smaps`, CPU from `stat`; and the few series it reads from a
  * Prometheus text exposition.
  */
